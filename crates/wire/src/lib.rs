@@ -1,0 +1,1 @@
+//! Placeholder: see the crate description; implemented by its issue.
