@@ -104,6 +104,9 @@ pub struct Post {
     /// Attached media (links for analysts; never fetched).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<Media>,
+    /// The author id (same form as `author.id`) of the post this one replies to, for `to:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_author: Option<String>,
     /// The platform-local id where it differs from `id` and deletes refer to it:
     /// Mastodon `INSTANCE:STATUS_ID` (a `delete` event carries only the local id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +132,7 @@ impl Post {
             reply_to: None,
             repost_of: None,
             quote_of: None,
+            reply_to_author: None,
             langs: Vec::new(),
             cashtags: Vec::new(),
             media: Vec::new(),
