@@ -1,0 +1,414 @@
+//! Matching one post against a [`RuleSet`]: find the true atoms through the indices, evaluate
+//! only the rules they trigger, and report the hits.
+
+use crate::compile::{Flag, Inst, RuleSet, SpanKind};
+use crate::syntax::{HasFlag, IsFlag};
+use crate::text::{self, CharRange};
+use regex_automata::{Input, PatternSet};
+use std::cell::RefCell;
+use streamer_model::{AtomMatch, Enrichment, Platform, Post, RuleHit};
+
+/// Reusable per-post buffers, so that matching allocates nothing but its result.
+///
+/// [`RuleSet::matches`] keeps one per thread; callers that manage their own threads can keep
+/// one each and call [`RuleSet::matches_with`]. One `Scratch` serves any number of rule sets
+/// (it grows to the largest), so it survives a hot reload.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Bumped for every post: an atom or rule is "set" when its stamp equals it, so nothing is
+    /// cleared between posts.
+    generation: u32,
+    atom_stamp: Vec<u32>,
+    /// Stream byte range of each text atom's first occurrence.
+    atom_span: Vec<[u32; 2]>,
+    rule_stamp: Vec<u32>,
+    true_atoms: Vec<u32>,
+    candidates: Vec<u32>,
+    stack: Vec<bool>,
+    stream: String,
+    /// The stream again, with its map to original chars, built only when a span is reported.
+    mapped: String,
+    map: Vec<CharRange>,
+    mapped_ready: bool,
+    fold: String,
+    patterns: Option<PatternSet>,
+}
+
+impl Scratch {
+    /// Empty buffers; they grow on first use.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    fn begin(&mut self, atoms: usize, rules: usize) {
+        if self.generation == u32::MAX {
+            self.generation = 0;
+            self.atom_stamp.iter_mut().for_each(|s| *s = 0);
+            self.rule_stamp.iter_mut().for_each(|s| *s = 0);
+        }
+        self.generation += 1;
+        if self.atom_stamp.len() < atoms {
+            self.atom_stamp.resize(atoms, 0);
+            self.atom_span.resize(atoms, [0, 0]);
+        }
+        if self.rule_stamp.len() < rules {
+            self.rule_stamp.resize(rules, 0);
+        }
+        self.true_atoms.clear();
+        self.candidates.clear();
+        self.mapped_ready = false;
+    }
+
+    #[inline]
+    fn mark(&mut self, atom: u32, span: [u32; 2]) {
+        let a = atom as usize;
+        if self.atom_stamp[a] != self.generation {
+            self.atom_stamp[a] = self.generation;
+            self.atom_span[a] = span;
+            self.true_atoms.push(atom);
+        }
+    }
+
+    #[inline]
+    fn is_true(&self, atom: u32) -> bool {
+        self.atom_stamp[atom as usize] == self.generation
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+fn platform_index(p: Platform) -> usize {
+    match p {
+        Platform::X => 0,
+        Platform::Mastodon => 1,
+        Platform::Bluesky => 2,
+    }
+}
+
+const NO_SPAN: [u32; 2] = [0, 0];
+
+impl RuleSet {
+    /// The rules `post` matches, in rule order, each with the positive atoms that matched.
+    ///
+    /// Uses a thread-local [`Scratch`]; allocates only the returned hits.
+    pub fn matches(&self, post: &Post, enrichment: &Enrichment) -> Vec<RuleHit> {
+        SCRATCH
+            .try_with(|s| match s.try_borrow_mut() {
+                Ok(mut s) => self.matches_with(&mut s, post, enrichment),
+                Err(_) => self.matches_with(&mut Scratch::new(), post, enrichment),
+            })
+            .unwrap_or_else(|_| self.matches_with(&mut Scratch::new(), post, enrichment))
+    }
+
+    /// [`RuleSet::matches`] with caller-owned scratch buffers.
+    pub fn matches_with(
+        &self,
+        s: &mut Scratch,
+        post: &Post,
+        enrichment: &Enrichment,
+    ) -> Vec<RuleHit> {
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        s.begin(self.n_atoms, self.rules.len());
+        let pi = platform_index(post.platform);
+        if !self.muted[pi].is_empty() && self.muted[pi].contains(post.author.id.as_str()) {
+            return Vec::new();
+        }
+        self.find_atoms(s, post, enrichment);
+        if self.suppress_atoms.iter().any(|&a| s.is_true(a)) {
+            return Vec::new();
+        }
+
+        let Scratch {
+            true_atoms,
+            rule_stamp,
+            candidates,
+            generation,
+            ..
+        } = &mut *s;
+        for &a in true_atoms.iter() {
+            let a = a as usize;
+            let (lo, hi) = (self.trig_start[a] as usize, self.trig_start[a + 1] as usize);
+            for &r in &self.trig_rules[lo..hi] {
+                if rule_stamp[r as usize] != *generation {
+                    rule_stamp[r as usize] = *generation;
+                    candidates.push(r);
+                }
+            }
+        }
+        for &r in &self.always {
+            if rule_stamp[r as usize] != *generation {
+                rule_stamp[r as usize] = *generation;
+                candidates.push(r);
+            }
+        }
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        candidates.sort_unstable();
+
+        let mut hits = Vec::new();
+        let cands = std::mem::take(&mut s.candidates);
+        for &r in &cands {
+            if self.eval(s, r as usize) {
+                hits.push(self.hit(s, r as usize, post));
+            }
+        }
+        s.candidates = cands;
+        hits
+    }
+
+    fn find_atoms(&self, s: &mut Scratch, post: &Post, enr: &Enrichment) {
+        if let Some(ac) = &self.text_ac {
+            text::normalise(&post.text, &mut s.stream, None);
+            let stream = std::mem::take(&mut s.stream);
+            if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_str()) {
+                for m in iter {
+                    let (atom, lead, trail) = self.text_atoms[m.pattern().as_usize()];
+                    let start = (m.start() + lead as usize) as u32;
+                    let end = (m.end() - trail as usize) as u32;
+                    s.mark(atom, [start, end]);
+                }
+            }
+            s.stream = stream;
+        }
+        for (list, map) in [
+            (&post.hashtags, &self.hashtags),
+            (&post.mentions, &self.mentions),
+            (&post.cashtags, &self.cashtags),
+        ] {
+            if map.is_empty() {
+                continue;
+            }
+            for t in list {
+                text::fold_into(t.trim_start_matches(['#', '@', '$']), &mut s.fold);
+                if let Some(&a) = map.get(s.fold.as_str()) {
+                    s.mark(a, NO_SPAN);
+                }
+            }
+        }
+        let pi = platform_index(post.platform);
+        if let Some(&a) = self.from[pi].get(post.author.id.as_str()) {
+            s.mark(a, NO_SPAN);
+        }
+        if let Some(t) = &post.reply_to_author {
+            if let Some(&a) = self.to[pi].get(t.as_str()) {
+                s.mark(a, NO_SPAN);
+            }
+        }
+        if !self.from_handles.is_empty() {
+            if let Some(h) = &post.author.handle {
+                text::fold_into(h.trim_start_matches('@'), &mut s.fold);
+                if let Some(&a) = self.from_handles.get(s.fold.as_str()) {
+                    s.mark(a, NO_SPAN);
+                }
+            }
+        }
+        if let Some(ac) = &self.url_ac {
+            for u in post.urls.iter().chain(enr.iocs.urls.iter()) {
+                if let Ok(iter) = ac.try_find_overlapping_iter(u.as_str()) {
+                    for m in iter {
+                        s.mark(self.url_atoms[m.pattern().as_usize()], NO_SPAN);
+                    }
+                }
+            }
+        }
+        if !self.domains.is_empty() {
+            for h in &enr.hosts {
+                let h = h.trim_end_matches('.');
+                if h.bytes().any(|b| b.is_ascii_uppercase()) {
+                    let mut f = std::mem::take(&mut s.fold);
+                    f.clear();
+                    f.push_str(h);
+                    f.make_ascii_lowercase();
+                    self.mark_domain(s, &f);
+                    s.fold = f;
+                } else {
+                    self.mark_domain(s, h);
+                }
+            }
+        }
+        if !self.langs.is_empty() {
+            for tag in post.lang.iter().chain(post.langs.iter()) {
+                let primary = tag.split(['-', '_']).next().unwrap_or("");
+                s.fold.clear();
+                s.fold.push_str(primary);
+                s.fold.make_ascii_lowercase();
+                if let Some(&a) = self.langs.get(s.fold.as_str()) {
+                    s.mark(a, NO_SPAN);
+                }
+            }
+        }
+        if !self.entity_states.is_empty() {
+            for e in enr.entities.iter().filter(|e| e.is_sltt()) {
+                if let Some(st) = &e.state {
+                    s.fold.clear();
+                    s.fold.push_str(st);
+                    s.fold.make_ascii_uppercase();
+                    if let Some(&a) = self.entity_states.get(s.fold.as_str()) {
+                        s.mark(a, NO_SPAN);
+                    }
+                }
+            }
+        }
+        for &(flag, a) in &self.flags {
+            let yes = match flag {
+                Flag::Has(h) => match h {
+                    HasFlag::Links => !post.urls.is_empty(),
+                    HasFlag::Geo => post.geo.is_some(),
+                    HasFlag::Media => !post.media.is_empty(),
+                    HasFlag::Ioc => !enr.iocs.is_empty(),
+                    HasFlag::Hashtags => !post.hashtags.is_empty(),
+                    HasFlag::Mentions => !post.mentions.is_empty(),
+                    HasFlag::Cashtags => !post.cashtags.is_empty(),
+                },
+                Flag::Is(i) => match i {
+                    IsFlag::Retweet => post.repost_of.is_some(),
+                    IsFlag::Reply => post.reply_to.is_some(),
+                    IsFlag::Quote => post.quote_of.is_some(),
+                },
+                Flag::Platform(p) => post.platform == p,
+                Flag::EntitySltt => enr.entities.iter().any(|e| e.is_sltt()),
+            };
+            if yes {
+                s.mark(a, NO_SPAN);
+            }
+        }
+        if let Some(re) = &self.regex_set {
+            let mut set = match s.patterns.take() {
+                Some(p) if p.capacity() == re.pattern_len() => p,
+                _ => PatternSet::new(re.pattern_len()),
+            };
+            set.clear();
+            re.which_overlapping_matches(&Input::new(post.text.as_str()), &mut set);
+            for pid in set.iter() {
+                s.mark(self.regex_atoms[pid.as_usize()], NO_SPAN);
+            }
+            s.patterns = Some(set);
+        }
+    }
+
+    /// Marks the domain atoms `host` falls under: itself and every parent at a label boundary.
+    fn mark_domain(&self, s: &mut Scratch, host: &str) {
+        if let Some(&a) = self.domains.get(host) {
+            s.mark(a, NO_SPAN);
+        }
+        for (i, b) in host.bytes().enumerate() {
+            if b == b'.' {
+                if let Some(&a) = self.domains.get(&host[i + 1..]) {
+                    s.mark(a, NO_SPAN);
+                }
+            }
+        }
+    }
+
+    fn eval(&self, s: &mut Scratch, rule: usize) -> bool {
+        let (lo, hi) = self.rules[rule].prog;
+        s.stack.clear();
+        for inst in &self.insts[lo as usize..hi as usize] {
+            match *inst {
+                Inst::Atom(a) => {
+                    let v = s.is_true(a);
+                    s.stack.push(v);
+                }
+                Inst::Not => {
+                    if let Some(v) = s.stack.last_mut() {
+                        *v = !*v;
+                    }
+                }
+                Inst::And(n) | Inst::Or(n) => {
+                    let at = s.stack.len().saturating_sub(n as usize);
+                    let v = if matches!(inst, Inst::And(_)) {
+                        s.stack[at..].iter().all(|&b| b)
+                    } else {
+                        s.stack[at..].iter().any(|&b| b)
+                    };
+                    s.stack.truncate(at);
+                    s.stack.push(v);
+                }
+            }
+        }
+        s.stack.pop() == Some(true)
+    }
+
+    fn hit(&self, s: &mut Scratch, rule: usize, post: &Post) -> RuleHit {
+        let r = &self.rules[rule];
+        let (lo, hi) = r.positives;
+        let mut matched = Vec::new();
+        for p in &self.positives[lo as usize..hi as usize] {
+            if !s.is_true(p.atom) {
+                continue;
+            }
+            let span = match &self.span_kinds[p.atom as usize] {
+                SpanKind::None => None,
+                SpanKind::Text => {
+                    if !s.mapped_ready {
+                        text::normalise(&post.text, &mut s.mapped, Some(&mut s.map));
+                        s.mapped_ready = true;
+                    }
+                    let [st, en] = s.atom_span[p.atom as usize];
+                    match (
+                        s.map.get(st as usize),
+                        s.map.get((en as usize).wrapping_sub(1)),
+                    ) {
+                        (Some(a), Some(b)) if en > st => Some([a[0] as usize, b[1] as usize]),
+                        _ => None,
+                    }
+                }
+                SpanKind::Regex(i) => self.regexes[*i]
+                    .find(post.text.as_str())
+                    .map(|m| char_span(&post.text, m.start(), m.end())),
+                SpanKind::Tag(sigil, tag) => find_tag(&post.text, *sigil, tag),
+            };
+            matched.push(AtomMatch {
+                kind: p.kind.to_string(),
+                value: p.value.to_string(),
+                span,
+            });
+        }
+        RuleHit {
+            id: r.id.to_string(),
+            severity: r.severity,
+            tags: r.tags.clone(),
+            matched,
+        }
+    }
+}
+
+/// Byte offsets to char offsets.
+fn char_span(text: &str, start: usize, end: usize) -> [usize; 2] {
+    let s = text.get(..start).map_or(0, |p| p.chars().count());
+    let len = text.get(start..end).map_or(0, |p| p.chars().count());
+    [s, s + len]
+}
+
+/// The first `sigil` + `tag` written in `text`, compared lower-cased, not followed by more of
+/// the tag's characters; in chars.
+fn find_tag(text: &str, sigil: char, tag: &str) -> Option<[usize; 2]> {
+    let mut chars = text.char_indices().enumerate();
+    while let Some((ci, (_, c))) = chars.next() {
+        if c != sigil {
+            continue;
+        }
+        let mut folded = String::new();
+        let mut n = 0;
+        let mut rest = text.chars().skip(ci + 1).peekable();
+        while let Some(c) = rest.next() {
+            folded.extend(c.to_lowercase());
+            n += 1;
+            if folded == tag {
+                let boundary = rest.peek().is_none_or(|&d| !text::is_token_char(d));
+                if boundary {
+                    return Some([ci, ci + 1 + n]);
+                }
+            }
+            if !tag.starts_with(folded.as_str()) {
+                break;
+            }
+        }
+    }
+    None
+}
