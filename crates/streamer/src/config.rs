@@ -1,0 +1,847 @@
+//! Configuration: the TOML file of DESIGN.md, validated once, at the edge.
+//!
+//! Raw TOML is read into `Raw*` structs with `deny_unknown_fields`, so an unknown key is an error
+//! that names the key and its line. [`Config::validate`] then turns the raw tables into typed
+//! values and collects *every* problem with its line, so `streamer config check` can report them
+//! all at once. Secrets are never values in the file: keys ending in `_env` name an environment
+//! variable and keys ending in `_file` name a file; they are read only when a component needs
+//! them ([`Secret::resolve`]) and are never logged.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use streamer_model::Severity;
+use streamer_rules::{RuleSpec, WatchSpec};
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (`None` for built-in defaults).
+    pub path: Option<PathBuf>,
+    pub storage: StorageConfig,
+    pub sources: Vec<SourceConfig>,
+    pub watch: WatchSpec,
+    pub rules: Vec<RuleSpec>,
+    pub sinks: Vec<SinkConfig>,
+    pub alerts: AlertsConfig,
+    pub pipeline: PipelineConfig,
+}
+
+/// Where evidence, alerts, actors, cursors and the outbox live.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+/// How alerts are shown to people.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    /// Alerts with identical text under the same rules within this window are merged into one
+    /// message by sinks that notify people.
+    pub merge_window_secs: i64,
+    /// Defang URLs and IOCs in messages shown to people (default true).
+    pub defang: bool,
+    /// The analysts' time zone (IANA name) shown beside UTC in messages.
+    pub timezone: Option<String>,
+}
+
+/// Pipeline limits.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Lines longer than this are counted as bad and skipped.
+    pub max_line_bytes: usize,
+    /// Parse and match threads (default: one per core).
+    pub workers: usize,
+}
+
+/// A secret named by the config: an environment variable or a file, never a literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Secret {
+    fn from_pair(env: Option<String>, file: Option<PathBuf>) -> Option<Secret> {
+        env.map(Secret::Env).or(file.map(Secret::File))
+    }
+
+    /// Reads the secret's value. The error names the variable or file, never the value.
+    pub fn resolve(&self) -> anyhow::Result<String> {
+        match self {
+            Secret::Env(var) => std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("environment variable {var} is not set")),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| anyhow::anyhow!("cannot read secret file {}: {e}", path.display())),
+        }
+    }
+}
+
+/// One live source.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    X {
+        bearer_token: Secret,
+        base_url: String,
+        rule_tag_prefix: String,
+        backfill_minutes: Option<u8>,
+        max_rules: usize,
+        max_rule_len: usize,
+    },
+    Mastodon {
+        instance: String,
+        streams: Vec<String>,
+        access_token: Option<Secret>,
+    },
+    Bluesky {
+        url: String,
+        compress: bool,
+        zstd_dictionary: Option<PathBuf>,
+        /// Only these accounts (`wantedDids`): the watched-accounts-only mode.
+        wanted_dids: Vec<String>,
+    },
+}
+
+impl SourceConfig {
+    /// A short stable name for logs, cursors and status (`x`, `mastodon:HOST`, `bluesky`).
+    pub fn name(&self) -> String {
+        match self {
+            SourceConfig::X { .. } => "x".into(),
+            SourceConfig::Mastodon { instance, .. } => format!("mastodon:{}", host_of(instance)),
+            SourceConfig::Bluesky { .. } => "bluesky".into(),
+        }
+    }
+}
+
+/// One alert sink.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// Unique name (default: the kind, then `kind-2`, ...): the outbox key of this sink.
+    pub name: String,
+    /// Only alerts at or above this severity reach the sink.
+    pub min_severity: Severity,
+    pub kind: SinkKind,
+}
+
+/// What a sink is and where it delivers.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// One readable block per alert on standard output.
+    Terminal,
+    /// The alert record, one flushed JSON line per alert.
+    Jsonl { path: PathBuf },
+    /// The email that would be sent, as an `.eml` file per message.
+    Eml {
+        dir: PathBuf,
+        from: String,
+        to: Vec<String>,
+    },
+    /// Email over SMTP.
+    Email(EmailConfig),
+}
+
+/// SMTP delivery settings.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub smtp_url: String,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub password: Option<Secret>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+/// How SMTP uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Required,
+    Opportunistic,
+    None,
+}
+
+impl SinkConfig {
+    /// Sinks that notify people merge identical alerts and defang what they show.
+    pub fn notifies_people(&self) -> bool {
+        matches!(self.kind, SinkKind::Eml { .. } | SinkKind::Email(_))
+    }
+}
+
+/// A configuration problem, with the line it is on when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render_problems(.path, .problems))]
+pub struct ConfigError {
+    pub path: String,
+    pub problems: Vec<ConfigProblem>,
+}
+
+fn render_problems(path: &str, problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{path}: {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    storage: Option<RawStorage>,
+    #[serde(default)]
+    sources: Vec<toml::Spanned<RawSource>>,
+    watch: Option<RawWatch>,
+    #[serde(default)]
+    rules: Vec<toml::Spanned<RawRule>>,
+    #[serde(default)]
+    sinks: Vec<toml::Spanned<RawSink>>,
+    alerts: Option<RawAlerts>,
+    pipeline: Option<RawPipeline>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    sltt_domains: bool,
+    severity: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    query: String,
+    severity: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Every key any source kind takes; [`validate_source`] checks which belong to which kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    kind: String,
+    bearer_token_env: Option<String>,
+    bearer_token_file: Option<PathBuf>,
+    base_url: Option<String>,
+    rule_tag_prefix: Option<String>,
+    backfill_minutes: Option<u8>,
+    max_rules: Option<usize>,
+    max_rule_len: Option<usize>,
+    instance: Option<String>,
+    streams: Option<Vec<String>>,
+    access_token_env: Option<String>,
+    access_token_file: Option<PathBuf>,
+    url: Option<String>,
+    compress: Option<bool>,
+    zstd_dictionary: Option<PathBuf>,
+    wanted_dids: Option<Vec<String>>,
+}
+
+/// Every key any sink kind takes; [`validate_sink`] checks which belong to which kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    kind: String,
+    name: Option<String>,
+    min_severity: Option<String>,
+    path: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    smtp_url: Option<String>,
+    tls: Option<String>,
+    ca_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    merge_window_minutes: Option<i64>,
+    defang: Option<bool>,
+    timezone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    max_line_bytes: Option<usize>,
+    workers: Option<usize>,
+}
+
+/// The default `.eml` outbox directory and terminal sink used when a config names no sinks.
+pub const DEFAULT_EML_DIR: &str = "outbox";
+/// The default SQLite file.
+pub const DEFAULT_DB: &str = "streamer.db";
+
+impl Config {
+    /// Built-in defaults: SQLite at `./streamer.db`, terminal and `.eml` files under `./outbox/`.
+    pub fn defaults() -> Config {
+        Config::from_raw(RawConfig::default(), None, "").expect("defaults are valid")
+    }
+
+    /// The configuration for a command: `--config FILE`, else `./streamer.toml` if present,
+    /// else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(p) => Config::from_file(p),
+            None if Path::new("streamer.toml").exists() => {
+                Config::from_file(Path::new("streamer.toml"))
+            }
+            None => Ok(Config::defaults()),
+        }
+    }
+
+    /// Reads and validates one file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.display().to_string(),
+            problems: vec![ConfigProblem {
+                line: None,
+                message: format!("cannot read: {e}"),
+            }],
+        })?;
+        Config::from_str(&text, Some(path))
+    }
+
+    /// Parses and validates TOML text (`path` is for messages and relative paths).
+    pub fn from_str(text: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let shown = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into());
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            path: shown.clone(),
+            problems: vec![toml_problem(&e, text)],
+        })?;
+        Config::from_raw(raw, path, text).map_err(|problems| ConfigError {
+            path: shown,
+            problems,
+        })
+    }
+
+    fn from_raw(
+        raw: RawConfig,
+        path: Option<&Path>,
+        text: &str,
+    ) -> Result<Config, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let line_of =
+            |offset: usize| Some(text[..offset.min(text.len())].matches('\n').count() + 1);
+
+        let storage = StorageConfig {
+            path: raw
+                .storage
+                .and_then(|s| s.path)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+        };
+
+        let raw_watch = raw.watch.unwrap_or_default();
+        let watch_severity = parse_severity(raw_watch.severity.as_deref(), None, &mut problems)
+            .unwrap_or(Severity::Medium);
+        let watch = WatchSpec {
+            keywords: raw_watch.keywords,
+            domains: raw_watch.domains,
+            accounts: raw_watch.accounts,
+            sltt_domains: raw_watch.sltt_domains,
+            severity: watch_severity,
+        };
+
+        let mut rules = Vec::new();
+        for spanned in raw.rules {
+            let line = line_of(spanned.span().start);
+            let r = spanned.into_inner();
+            let severity = parse_severity(r.severity.as_deref(), line, &mut problems)
+                .unwrap_or(Severity::Medium);
+            rules.push(RuleSpec {
+                id: r.id,
+                query: r.query,
+                severity,
+                tags: r.tags,
+                line: query_line(text, line),
+            });
+        }
+
+        let mut sources = Vec::new();
+        for spanned in raw.sources {
+            let line = line_of(spanned.span().start);
+            if let Some(s) = validate_source(spanned.into_inner(), line, &mut problems) {
+                sources.push(s);
+            }
+        }
+
+        let mut sinks: Vec<SinkConfig> = Vec::new();
+        for spanned in raw.sinks {
+            let line = line_of(spanned.span().start);
+            if let Some(s) = validate_sink(spanned.into_inner(), line, &sinks, &mut problems) {
+                sinks.push(s);
+            }
+        }
+        if sinks.is_empty() {
+            sinks = default_sinks();
+        }
+
+        let raw_alerts = raw.alerts;
+        let alerts = AlertsConfig {
+            merge_window_secs: raw_alerts
+                .as_ref()
+                .and_then(|a| a.merge_window_minutes)
+                .unwrap_or(10)
+                .max(0)
+                * 60,
+            defang: raw_alerts.as_ref().and_then(|a| a.defang).unwrap_or(true),
+            timezone: raw_alerts.and_then(|a| a.timezone),
+        };
+        if let Some(tz) = &alerts.timezone {
+            if jiff::tz::TimeZone::get(tz).is_err() {
+                problems.push(ConfigProblem {
+                    line: None,
+                    message: format!("alerts.timezone: unknown time zone {tz:?}"),
+                });
+            }
+        }
+
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let raw_pipeline = raw.pipeline;
+        let pipeline = PipelineConfig {
+            max_line_bytes: raw_pipeline
+                .as_ref()
+                .and_then(|p| p.max_line_bytes)
+                .unwrap_or(1 << 20),
+            workers: raw_pipeline
+                .and_then(|p| p.workers)
+                .unwrap_or(cores)
+                .clamp(1, 64),
+        };
+
+        // The rules themselves are checked by the rules compiler, which knows the grammar.
+        if let Err(errors) = streamer_rules::compile(&rules, &watch) {
+            for e in errors {
+                problems.push(ConfigProblem {
+                    line: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let base = path.and_then(|p| p.parent()).map(Path::to_path_buf);
+        let mut config = Config {
+            path: path.map(Path::to_path_buf),
+            storage,
+            sources,
+            watch,
+            rules,
+            sinks,
+            alerts,
+            pipeline,
+        };
+        if let Some(base) = base {
+            config.resolve_relative_paths(&base);
+        }
+        Ok(config)
+    }
+
+    /// Paths in a config file are relative to the file, so a config works from any directory.
+    fn resolve_relative_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && !base.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.storage.path);
+        for sink in &mut self.sinks {
+            match &mut sink.kind {
+                SinkKind::Jsonl { path } => fix(path),
+                SinkKind::Eml { dir, .. } => fix(dir),
+                SinkKind::Email(e) => {
+                    if let Some(ca) = &mut e.ca_file {
+                        fix(ca)
+                    }
+                }
+                SinkKind::Terminal => {}
+            }
+        }
+    }
+}
+
+fn default_sinks() -> Vec<SinkConfig> {
+    vec![
+        SinkConfig {
+            name: "terminal".into(),
+            min_severity: Severity::Info,
+            kind: SinkKind::Terminal,
+        },
+        SinkConfig {
+            name: "eml".into(),
+            min_severity: Severity::Info,
+            kind: SinkKind::Eml {
+                dir: PathBuf::from(DEFAULT_EML_DIR),
+                from: "streamer@localhost".into(),
+                to: vec!["analyst@localhost".into()],
+            },
+        },
+    ]
+}
+
+/// The line of a rule's `query` key, so rule errors point into the file.
+fn query_line(text: &str, table_line: Option<usize>) -> Option<usize> {
+    let start = table_line?;
+    text.lines()
+        .enumerate()
+        .skip(start - 1)
+        .take_while(|(i, l)| *i == start - 1 || !l.trim_start().starts_with('['))
+        .find(|(_, l)| l.trim_start().starts_with("query"))
+        .map(|(i, _)| i + 1)
+        .or(Some(start))
+}
+
+fn toml_problem(e: &toml::de::Error, text: &str) -> ConfigProblem {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    ConfigProblem {
+        line,
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn parse_severity(
+    s: Option<&str>,
+    line: Option<usize>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Severity> {
+    let s = s?;
+    let sev = Severity::parse(s);
+    if sev.is_none() {
+        problems.push(ConfigProblem {
+            line,
+            message: format!("severity {s:?} is not one of info, low, medium, high, critical"),
+        });
+    }
+    sev
+}
+
+/// Reports keys set on a table that its kind does not take.
+fn reject_keys(
+    kind: &str,
+    line: Option<usize>,
+    keys: &[(&str, bool)],
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for (key, set) in keys {
+        if *set {
+            problems.push(ConfigProblem {
+                line,
+                message: format!("key `{key}` does not apply to kind = \"{kind}\""),
+            });
+        }
+    }
+}
+
+fn validate_source(
+    r: RawSource,
+    line: Option<usize>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<SourceConfig> {
+    let missing = |key: &str, problems: &mut Vec<ConfigProblem>| {
+        problems.push(ConfigProblem {
+            line,
+            message: format!("source kind = \"{}\" needs `{key}`", r.kind),
+        })
+    };
+    match r.kind.as_str() {
+        "x" => {
+            reject_keys(
+                "x",
+                line,
+                &[
+                    ("instance", r.instance.is_some()),
+                    ("streams", r.streams.is_some()),
+                    ("access_token_env", r.access_token_env.is_some()),
+                    ("url", r.url.is_some()),
+                    ("compress", r.compress.is_some()),
+                    ("wanted_dids", r.wanted_dids.is_some()),
+                ],
+                problems,
+            );
+            let Some(bearer_token) =
+                Secret::from_pair(r.bearer_token_env.clone(), r.bearer_token_file.clone())
+            else {
+                missing("bearer_token_env", problems);
+                return None;
+            };
+            Some(SourceConfig::X {
+                bearer_token,
+                base_url: r.base_url.unwrap_or_else(|| "https://api.x.com".into()),
+                rule_tag_prefix: r.rule_tag_prefix.unwrap_or_else(|| "streamer:".into()),
+                backfill_minutes: r.backfill_minutes.map(|m| m.min(5)),
+                max_rules: r.max_rules.unwrap_or(1000),
+                max_rule_len: r.max_rule_len.unwrap_or(1024),
+            })
+        }
+        "mastodon" => {
+            reject_keys(
+                "mastodon",
+                line,
+                &[
+                    ("bearer_token_env", r.bearer_token_env.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("url", r.url.is_some()),
+                    ("compress", r.compress.is_some()),
+                ],
+                problems,
+            );
+            let Some(instance) = r.instance.clone() else {
+                missing("instance", problems);
+                return None;
+            };
+            Some(SourceConfig::Mastodon {
+                instance: instance.trim_end_matches('/').to_string(),
+                streams: r.streams.unwrap_or_else(|| vec!["public".into()]),
+                access_token: Secret::from_pair(r.access_token_env, r.access_token_file),
+            })
+        }
+        "bluesky" => {
+            reject_keys(
+                "bluesky",
+                line,
+                &[
+                    ("bearer_token_env", r.bearer_token_env.is_some()),
+                    ("instance", r.instance.is_some()),
+                    ("streams", r.streams.is_some()),
+                ],
+                problems,
+            );
+            let compress = r.compress.unwrap_or(false);
+            if compress && r.zstd_dictionary.is_none() {
+                missing("zstd_dictionary (compress = true)", problems);
+            }
+            Some(SourceConfig::Bluesky {
+                url: r
+                    .url
+                    .unwrap_or_else(|| "wss://jetstream2.us-east.bsky.network/subscribe".into()),
+                compress,
+                zstd_dictionary: r.zstd_dictionary,
+                wanted_dids: r.wanted_dids.unwrap_or_default(),
+            })
+        }
+        other => {
+            problems.push(ConfigProblem {
+                line,
+                message: format!("unknown source kind {other:?} (expected x, mastodon or bluesky)"),
+            });
+            None
+        }
+    }
+}
+
+fn validate_sink(
+    r: RawSink,
+    line: Option<usize>,
+    earlier: &[SinkConfig],
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<SinkConfig> {
+    let min_severity =
+        parse_severity(r.min_severity.as_deref(), line, problems).unwrap_or(Severity::Info);
+    let name = r.name.clone().unwrap_or_else(|| {
+        let n = earlier
+            .iter()
+            .filter(|s| s.name.starts_with(&r.kind))
+            .count();
+        if n == 0 {
+            r.kind.clone()
+        } else {
+            format!("{}-{}", r.kind, n + 1)
+        }
+    });
+    if earlier.iter().any(|s| s.name == name) {
+        problems.push(ConfigProblem {
+            line,
+            message: format!("two sinks are named {name:?}: give each a unique `name`"),
+        });
+    }
+    let need = |key: &str, v: Option<String>, problems: &mut Vec<ConfigProblem>| {
+        if v.is_none() {
+            problems.push(ConfigProblem {
+                line,
+                message: format!("sink kind = \"{}\" needs `{key}`", r.kind),
+            });
+        }
+        v
+    };
+    let kind = match r.kind.as_str() {
+        "terminal" => SinkKind::Terminal,
+        "jsonl" => SinkKind::Jsonl {
+            path: need(
+                "path",
+                r.path.clone().map(|p| p.display().to_string()),
+                problems,
+            )?
+            .into(),
+        },
+        "eml" => SinkKind::Eml {
+            dir: r
+                .dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_EML_DIR)),
+            from: r
+                .from
+                .clone()
+                .unwrap_or_else(|| "streamer@localhost".into()),
+            to: r
+                .to
+                .clone()
+                .unwrap_or_else(|| vec!["analyst@localhost".into()]),
+        },
+        "email" => {
+            let tls = match r.tls.as_deref().unwrap_or("required") {
+                "required" => TlsMode::Required,
+                "opportunistic" => TlsMode::Opportunistic,
+                "none" => TlsMode::None,
+                other => {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: format!(
+                            "tls = {other:?} is not one of required, opportunistic, none"
+                        ),
+                    });
+                    TlsMode::Required
+                }
+            };
+            let smtp_url = need("smtp_url", r.smtp_url.clone(), problems)?;
+            let from = need("from", r.from.clone(), problems)?;
+            let to = r.to.clone().unwrap_or_default();
+            if to.is_empty() {
+                problems.push(ConfigProblem {
+                    line,
+                    message: "sink kind = \"email\" needs `to` (a list of addresses)".into(),
+                });
+                return None;
+            }
+            SinkKind::Email(EmailConfig {
+                smtp_url,
+                tls,
+                ca_file: r.ca_file.clone(),
+                password: Secret::from_pair(r.password_env.clone(), r.password_file.clone()),
+                from,
+                to,
+            })
+        }
+        other => {
+            problems.push(ConfigProblem {
+                line,
+                message: format!(
+                    "unknown sink kind {other:?} (expected terminal, jsonl, eml or email)"
+                ),
+            });
+            return None;
+        }
+    };
+    Some(SinkConfig {
+        name,
+        min_severity,
+        kind,
+    })
+}
+
+/// The host part of a URL-ish string (`https://infosec.exchange/` → `infosec.exchange`).
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => {
+            h.to_string()
+        }
+        _ => host.to_string(),
+    }
+    .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_have_terminal_and_eml_sinks() {
+        let c = Config::defaults();
+        assert_eq!(c.storage.path, PathBuf::from("streamer.db"));
+        let names: Vec<_> = c.sinks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["terminal", "eml"]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = "[storage]\npath = \"x.db\"\n\n[watch]\nkeywords = [\"a\"]\nkeyword = [\"b\"]\n";
+        let err = Config::from_str(text, None).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("keyword"), "{msg}");
+        assert!(msg.contains("line 6"), "{msg}");
+    }
+
+    #[test]
+    fn sink_key_of_another_kind_is_reported_with_line() {
+        let text =
+            "[[sinks]]\nkind = \"jsonl\"\npath = \"a.jsonl\"\n\n[[sinks]]\nkind = \"bogus\"\n";
+        let err = Config::from_str(text, None).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].line, Some(5));
+        assert!(err.problems[0].message.contains("bogus"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "[[rules]]\nid = \"a\"\nquery = \"x\"\nseverity = \"urgent\"\n\n[[sources]]\nkind = \"x\"\n\n[[sinks]]\nkind = \"email\"\nfrom = \"a@b\"\n";
+        let err = Config::from_str(text, None).unwrap_err();
+        assert!(err.problems.len() >= 3, "{err}");
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_name_the_variable_when_missing() {
+        let s = Secret::Env("STREAMER_TEST_SURELY_UNSET_VAR".into());
+        let e = s.resolve().unwrap_err().to_string();
+        assert!(e.contains("STREAMER_TEST_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn host_of_strips_scheme_port_and_path() {
+        assert_eq!(
+            host_of("https://Infosec.Exchange:443/x"),
+            "infosec.exchange"
+        );
+        assert_eq!(host_of("infosec.exchange"), "infosec.exchange");
+    }
+}

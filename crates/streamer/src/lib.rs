@@ -1,0 +1,79 @@
+//! Streamer: real-time threat monitoring of X, Mastodon and Bluesky for SLTT governments.
+//!
+//! Layout (see ARCHITECTURE.md for the data flow):
+//! - [`config`]: the TOML file, validated once into types.
+//! - [`pipeline`]: batches of lines → decode, enrich, match (parallel) → store (ordered).
+//! - [`storage`]: SQLite: evidence, alerts, actors, counts, cursors, the outbox.
+//! - [`outbox`], [`sinks`], [`render`]: delivery with retries, and what people read.
+//! - [`replay`], [`run`]: the two ways of feeding the pipeline; [`cli`]: every command.
+//!
+//! Errors: library crates return typed errors; this crate uses `anyhow` with context, and the
+//! CLI maps a bad configuration or usage to exit code 2 and anything else to 1.
+
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod outbox;
+pub mod pipeline;
+pub mod progress;
+pub mod render;
+pub mod replay;
+pub mod run;
+pub mod sinks;
+pub mod storage;
+
+use config::Config;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
+
+/// Set by SIGINT/SIGTERM: producers stop reading, the pipeline drains, storage is flushed.
+pub static SHUTDOWN: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// True once a stop was asked for.
+pub fn shutting_down() -> bool {
+    SHUTDOWN.load(Ordering::SeqCst)
+}
+
+/// Compiles the configured rules (the config was validated, so errors here are unexpected).
+pub fn compile_rules(config: &Config) -> anyhow::Result<pipeline::SharedRules> {
+    let compiled = streamer_rules::compile(&config.rules, &config.watch).map_err(|errors| {
+        anyhow::anyhow!(errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    for w in &compiled.warnings {
+        tracing::debug!(rule = %w.rule_id, "{}", w.message);
+    }
+    Ok(Arc::new(RwLock::new(Arc::new(compiled.rules))))
+}
+
+/// Builds every configured sink.
+pub fn build_sinks(config: &Config) -> anyhow::Result<Vec<sinks::Sink>> {
+    let render = render::RenderOptions {
+        defang: config.alerts.defang,
+        timezone: config.alerts.timezone.clone(),
+    };
+    config
+        .sinks
+        .iter()
+        .map(|s| {
+            sinks::Sink::new(s.clone(), render.clone())
+                .map_err(|e| e.context(format!("sink {:?}", s.name)))
+        })
+        .collect()
+}
+
+/// The sinks as the outbox sees them.
+pub fn outbox_sinks(config: &Config) -> Vec<storage::OutboxSink> {
+    config
+        .sinks
+        .iter()
+        .map(|s| storage::OutboxSink {
+            name: s.name.clone(),
+            min_severity: s.min_severity,
+            merges: s.notifies_people(),
+        })
+        .collect()
+}

@@ -1,0 +1,83 @@
+//! `streamer run`: live sources into the pipeline until SIGINT/SIGTERM, with rule hot reload.
+
+use crate::config::Config;
+use crate::outbox::Workers;
+use crate::pipeline::{Pipeline, PipelineSettings, SharedRules};
+use anyhow::Result;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Runs until a stop signal: sources feed the pipeline, workers deliver.
+pub fn run(config: &Config) -> Result<()> {
+    let rules = crate::compile_rules(config)?;
+    let workers = Workers::start(&config.storage.path, crate::build_sinks(config)?)?;
+    let pipeline = Pipeline::start(
+        PipelineSettings {
+            db: config.storage.path.clone(),
+            workers: config.pipeline.workers,
+            sinks: crate::outbox_sinks(config),
+            merge_window_ms: config.alerts.merge_window_secs * 1000,
+        },
+        rules.clone(),
+        workers.signal.clone(),
+    )?;
+    if !config.sources.is_empty() {
+        let kinds: Vec<String> = config.sources.iter().map(|s| s.name()).collect();
+        anyhow::bail!(
+            "live sources are not available in this build yet: {}",
+            kinds.join(", ")
+        );
+    }
+    tracing::info!(
+        rules = rules.read().map(|r| r.len()).unwrap_or(0),
+        "streamer running; SIGINT or SIGTERM stops it"
+    );
+    let reload = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone());
+    let mut watched = config_mtime(config);
+    while !crate::shutting_down() {
+        std::thread::sleep(Duration::from_millis(250));
+        let mtime = config_mtime(config);
+        if reload.swap(false, Ordering::SeqCst) || mtime != watched {
+            watched = mtime;
+            reload_rules(config, &rules);
+        }
+    }
+    tracing::info!("stopping: draining the pipeline");
+    pipeline.finish()?;
+    workers.stop();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn config_mtime(config: &Config) -> Option<SystemTime> {
+    std::fs::metadata(config.path.as_ref()?)
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+/// Compiles the rules of the config file again and swaps them in; a broken file keeps the old
+/// rules running and says why.
+pub fn reload_rules(config: &Config, rules: &SharedRules) {
+    let Some(path) = &config.path else { return };
+    let fresh = match Config::from_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("rules not reloaded, the old rules keep running:\n{e}");
+            return;
+        }
+    };
+    match streamer_rules::compile(&fresh.rules, &fresh.watch) {
+        Ok(compiled) => {
+            let n = compiled.rules.len();
+            *rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled.rules);
+            tracing::info!(rules = n, "rules reloaded");
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::error!("rules not reloaded, the old rules keep running: {e}");
+            }
+        }
+    }
+}
