@@ -307,11 +307,7 @@ fn normalise(did: &str, rkey: &str, uri: String, r: &Record<'_>) -> Post {
         .as_ref()
         .and_then(|rep| rep.parent.as_ref())
         .and_then(|p| opt_string(&p.uri));
-    post.reply_to_author = post
-        .reply_to
-        .as_deref()
-        .and_then(did_of)
-        .map(str::to_owned);
+    post.reply_to_author = post.reply_to.as_deref().and_then(did_of).map(str::to_owned);
     if let Some(embed) = &r.embed {
         embed_into(&mut post, did, embed, 0);
     }

@@ -301,10 +301,7 @@ pub(crate) fn convert(html: &str) -> Converted {
     }) = st.link.take()
     {
         let tag = captured.trim();
-        push_unique(
-            &mut st.out.hashtags,
-            tag.strip_prefix('#').unwrap_or(tag),
-        );
+        push_unique(&mut st.out.hashtags, tag.strip_prefix('#').unwrap_or(tag));
     }
     let kept = st.out.text.trim_end().len();
     st.out.text.truncate(kept);
@@ -342,7 +339,9 @@ mod tests {
 
     #[test]
     fn lists_quotes_and_custom_emoji() {
-        let c = convert("<p>:blobcat: hi</p><ul><li>one</li><li>two</li></ul><blockquote><p>q</p></blockquote>");
+        let c = convert(
+            "<p>:blobcat: hi</p><ul><li>one</li><li>two</li></ul><blockquote><p>q</p></blockquote>",
+        );
         assert_eq!(c.text, ":blobcat: hi\n\none\ntwo\n\nq");
         let c = convert(r#"<p>x <img src="e.png" alt=":party:"> y</p>"#);
         assert_eq!(c.text, "x :party: y");

@@ -203,11 +203,10 @@ impl Decoder {
     /// `Ok(None)` for blank lines, heartbeats, SSE comments (`:thump`, `:)`) and SSE `event:`
     /// lines (remembered for the next `data:` line). `line_no` is only carried into errors.
     pub fn feed(&mut self, line: &[u8], line_no: u64) -> Result<Option<Decoded>, ParseError> {
-        self.feed_inner(line)
-            .map_err(|kind| ParseError {
-                line: line_no,
-                kind,
-            })
+        self.feed_inner(line).map_err(|kind| ParseError {
+            line: line_no,
+            kind,
+        })
     }
 
     fn feed_inner(&mut self, line: &[u8]) -> Result<Option<Decoded>, ParseErrorKind> {
@@ -390,9 +389,10 @@ impl TopKeys {
             Some(Detected::X)
         } else if self.did.is_some() && (self.kind.is_some() || self.commit.is_some()) {
             Some(Detected::Bluesky)
-        } else if self.event.is_some() || self.error.is_some() {
-            Some(Detected::Mastodon)
-        } else if self.uri.is_some() && self.account.is_some() && self.content.is_some() {
+        } else if self.event.is_some()
+            || self.error.is_some()
+            || (self.uri.is_some() && self.account.is_some() && self.content.is_some())
+        {
             Some(Detected::Mastodon)
         } else if self.id_str.is_some()
             || self.user.is_some()

@@ -153,9 +153,7 @@ struct QuotedRef<'a> {
 impl Context {
     pub(crate) fn new(instance: Option<&str>) -> Context {
         Context {
-            configured: instance
-                .map(instance_host)
-                .filter(|h| !h.is_empty()),
+            configured: instance.map(instance_host).filter(|h| !h.is_empty()),
             learned: None,
         }
     }
@@ -188,7 +186,11 @@ impl Context {
 
     /// One streaming event by name, with its payload text (SSE `data:` or the envelope's
     /// `payload`, already unquoted).
-    pub(crate) fn decode_event(&mut self, event: &str, data: &str) -> Result<Event, ParseErrorKind> {
+    pub(crate) fn decode_event(
+        &mut self,
+        event: &str,
+        data: &str,
+    ) -> Result<Event, ParseErrorKind> {
         match event {
             "update" | "status.update" => {
                 let status: Status<'_> = parse(data)?;

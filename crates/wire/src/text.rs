@@ -30,6 +30,8 @@ fn digits(b: &[u8], from: usize, n: usize) -> Option<u32> {
     Some(v)
 }
 
+// `%` rather than `is_multiple_of`: the workspace supports Rust 1.85.
+#[allow(clippy::manual_is_multiple_of)]
 fn valid_date(y: u32, m: u32, d: u32) -> bool {
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
@@ -344,7 +346,10 @@ mod tests {
             rfc3339("2024-02-29 01:02:03.5+0200").as_deref(),
             Some("2024-02-29T01:02:03.5+02:00")
         );
-        assert_eq!(rfc3339("2022-08-30").as_deref(), Some("2022-08-30T00:00:00Z"));
+        assert_eq!(
+            rfc3339("2022-08-30").as_deref(),
+            Some("2022-08-30T00:00:00Z")
+        );
         assert_eq!(rfc3339("2023-02-29T00:00:00Z"), None);
         assert_eq!(rfc3339("2021-04-01T25:00:00Z"), None);
         assert_eq!(rfc3339("yesterday"), None);
@@ -360,7 +365,10 @@ mod tests {
         );
         assert_eq!(url_host("https://[::1]:8/x").as_deref(), Some("[::1]"));
         assert_eq!(url_host("no scheme"), None);
-        assert_eq!(instance_host("https://infosec.exchange/"), "infosec.exchange");
+        assert_eq!(
+            instance_host("https://infosec.exchange/"),
+            "infosec.exchange"
+        );
         assert_eq!(instance_host("Mastodon.social:443"), "mastodon.social");
     }
 

@@ -280,7 +280,10 @@ fn normalise(tweet: &Tweet<'_>, inc: &Includes<'_>) -> Event {
     {
         post.author.handle = opt_string(&user.username);
         post.author.name = opt_string(&user.name);
-        post.author.followers = user.public_metrics.as_ref().and_then(|m| m.followers_count.0);
+        post.author.followers = user
+            .public_metrics
+            .as_ref()
+            .and_then(|m| m.followers_count.0);
         post.author.created_at = user.created_at.as_ref().and_then(|c| rfc3339(c.as_str()));
     }
     post.url = Some(match &post.author.handle {

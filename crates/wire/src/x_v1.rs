@@ -267,7 +267,9 @@ pub(crate) fn decode(line: &str) -> Result<Event, ParseErrorKind> {
 
 fn normalise(s: &Status<'_>, id: String) -> Post {
     let user = s.user.as_ref();
-    let author_id = user.and_then(|u| id_of(&u.id_str, &u.id)).unwrap_or_default();
+    let author_id = user
+        .and_then(|u| id_of(&u.id_str, &u.id))
+        .unwrap_or_default();
     let mut post = Post::new(Platform::X, id, author_id);
     if let Some(u) = user {
         post.author.handle = opt_string(&u.screen_name);

@@ -78,7 +78,10 @@ fn quote_with_media_update_and_delete() {
     assert_eq!(q.media[0].alt_text.as_deref(), Some("leak site screenshot"));
     assert_eq!(
         q.media[0].url.as_deref(),
-        Some(format!("https://cdn.bsky.app/img/feed_fullsize/plain/{DID}/bafkreiimage@jpeg").as_str())
+        Some(
+            format!("https://cdn.bsky.app/img/feed_fullsize/plain/{DID}/bafkreiimage@jpeg")
+                .as_str()
+        )
     );
     let Event::Edit(e) = &all[2].event else {
         panic!("update: {:?}", all[2].event)
@@ -130,7 +133,10 @@ fn bad_facets_are_skipped_not_sliced() {
     assert_eq!(p.text, "é🚨x");
     assert_eq!(p.urls, ["https://a.example"], "the link is still a link");
     assert!(p.mentions.is_empty());
-    assert_eq!(p.created_at, None, "an unreadable time is null, not made up");
+    assert_eq!(
+        p.created_at, None,
+        "an unreadable time is null, not made up"
+    );
 }
 
 #[test]

@@ -19,7 +19,10 @@ fn auto_reads_a_file_mixing_every_format() {
     let mut d = Decoder::new(Format::Auto, DecoderOptions::default());
     let mut platforms = Vec::new();
     for (i, line) in input.lines().enumerate() {
-        if let Some(decoded) = d.feed(line.as_bytes(), i as u64 + 1).expect("every line decodes") {
+        if let Some(decoded) = d
+            .feed(line.as_bytes(), i as u64 + 1)
+            .expect("every line decodes")
+        {
             if let Event::Create(p) = decoded.event {
                 platforms.push(p.platform);
             }
@@ -40,7 +43,8 @@ fn bad_lines_are_typed_errors_with_line_numbers() {
             mastodon_instance: None,
         },
     );
-    let cases: [(&[u8], fn(&ParseErrorKind) -> bool); 5] = [
+    type Check = fn(&ParseErrorKind) -> bool;
+    let cases: [(&[u8], Check); 5] = [
         (b"\xff\xfe{}", |k| matches!(k, ParseErrorKind::NotUtf8)),
         (&[b' '; 65], |k| {
             matches!(k, ParseErrorKind::TooLong { len: 65, max: 64 })

@@ -56,10 +56,16 @@ fn real_sse_update_edit_delete() {
         assert_eq!(p.created_at.as_deref(), Some("2022-12-01T19:49:23.830Z"));
         // A local account: the instance is its URL's host, without the port.
         assert_eq!(p.author.id, "localhost:109440137734600341");
-        assert_eq!(p.author.handle.as_deref(), Some("mastodonpy_test@localhost"));
+        assert_eq!(
+            p.author.handle.as_deref(),
+            Some("mastodonpy_test@localhost")
+        );
         assert_eq!(p.author.name.as_deref(), Some("John Lennon"));
         assert_eq!(p.author.followers, Some(0));
-        assert_eq!(p.author.created_at.as_deref(), Some("2022-12-01T00:00:00.000Z"));
+        assert_eq!(
+            p.author.created_at.as_deref(),
+            Some("2022-12-01T00:00:00.000Z")
+        );
         assert_eq!(p.native_id.as_deref(), Some("localhost:109440150000675569"));
         assert!(p.urls.is_empty() && p.hashtags.is_empty() && p.mentions.is_empty());
         assert_eq!(p.geo, None);
@@ -75,7 +81,10 @@ fn real_sse_update_edit_delete() {
         };
         assert_eq!(del.platform, Platform::Mastodon);
         assert_eq!(del.id, None);
-        assert_eq!(del.native_id, p.native_id, "the delete resolves to the post");
+        assert_eq!(
+            del.native_id, p.native_id,
+            "the delete resolves to the post"
+        );
         assert!(matches!(events[3], Event::Ignored(_)));
     }
 }
@@ -104,14 +113,20 @@ fn html_with_entities_mentions_hashtags_and_custom_emoji() {
     assert_eq!(p.author.name.as_deref(), Some("Alice :verified:"));
     assert_eq!(p.author.followers, Some(1234));
     assert_eq!(p.client.as_deref(), Some("Ivory for iOS"));
-    assert_eq!(p.reply_to.as_deref(), Some("infosec.exchange:112999999999999999"));
+    assert_eq!(
+        p.reply_to.as_deref(),
+        Some("infosec.exchange:112999999999999999")
+    );
     assert_eq!(
         p.reply_to_author.as_deref(),
         Some("infosec.exchange:109000000000000042")
     );
     assert_eq!(p.media.len(), 1);
     assert_eq!(p.media[0].kind, "photo");
-    assert_eq!(p.media[0].alt_text.as_deref(), Some("screenshot of the leak site"));
+    assert_eq!(
+        p.media[0].alt_text.as_deref(),
+        Some("screenshot of the leak site")
+    );
 }
 
 #[test]
@@ -135,7 +150,10 @@ fn boost_reads_as_the_boosted_status() {
     assert_eq!(p.author.id, "mastodon.social:110000000000000003");
     assert_eq!(p.author.handle.as_deref(), Some("dave@mastodon.social"));
     // The status id is local to the server we read from (learned from local accounts).
-    assert_eq!(p.native_id.as_deref(), Some("infosec.exchange:113000000000000050"));
+    assert_eq!(
+        p.native_id.as_deref(),
+        Some("infosec.exchange:113000000000000050")
+    );
 }
 
 #[test]
@@ -160,7 +178,10 @@ fn quote_posts_edit_then_delete_and_other_events() {
         panic!("delete: {:?}", events[4])
     };
     assert_eq!(del.native_id, original.native_id);
-    assert_eq!(del.native_id.as_deref(), Some("infosec.exchange:113000000000000001"));
+    assert_eq!(
+        del.native_id.as_deref(),
+        Some("infosec.exchange:113000000000000001")
+    );
     assert_eq!(events[5], Event::Ignored("mastodon notification"));
     assert!(matches!(events[6], Event::Ignored(_)));
     match &events[7] {
@@ -181,11 +202,17 @@ fn a_configured_instance_qualifies_every_id() {
     let sse = run(Format::Mastodon, Some("mastodon.example"), SSE);
     let p = post(&sse[0]);
     assert_eq!(p.author.id, "mastodon.example:109440137734600341");
-    assert_eq!(p.author.handle.as_deref(), Some("mastodonpy_test@mastodon.example"));
+    assert_eq!(
+        p.author.handle.as_deref(),
+        Some("mastodonpy_test@mastodon.example")
+    );
     let Event::Delete(del) = &sse[2] else {
         panic!("delete")
     };
-    assert_eq!(del.native_id.as_deref(), Some("mastodon.example:109440150000675569"));
+    assert_eq!(
+        del.native_id.as_deref(),
+        Some("mastodon.example:109440150000675569")
+    );
 }
 
 #[test]

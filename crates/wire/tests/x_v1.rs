@@ -34,7 +34,10 @@ fn extended_tweet_full_text_source_and_coordinates() {
              backups were intact. Details: https://www.springfield.il.us/news/cyber-incident cc \
              @CISAgov $ACME https://twitter.com/Twitter/status/887443233236127744/photo/1"
         );
-        assert_eq!(p.urls, ["https://www.springfield.il.us/news/cyber-incident"]);
+        assert_eq!(
+            p.urls,
+            ["https://www.springfield.il.us/news/cyber-incident"]
+        );
         assert_eq!(p.hashtags, ["ransomware"]);
         assert_eq!(p.mentions, ["CISAgov"]);
         assert_eq!(p.cashtags, ["ACME"]);
@@ -44,10 +47,16 @@ fn extended_tweet_full_text_source_and_coordinates() {
         assert_eq!(p.author.handle.as_deref(), Some("Twitter"));
         assert_eq!(p.author.followers, Some(56000000));
         assert_eq!(p.author.created_at.as_deref(), Some("2007-02-20T14:35:54Z"));
-        assert_eq!(p.url.as_deref(), Some("https://x.com/Twitter/status/887443233236127744"));
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://x.com/Twitter/status/887443233236127744")
+        );
         let g = p.geo.as_ref().expect("geo");
         // `coordinates` is [lon, lat]; the deprecated `geo` ([lat, lon]) is not used.
-        assert_eq!((g.lat, g.lon, g.approximate), (Some(39.78), Some(-89.65), false));
+        assert_eq!(
+            (g.lat, g.lon, g.approximate),
+            (Some(39.78), Some(-89.65), false)
+        );
         assert_eq!(g.place.as_deref(), Some("Springfield, IL"));
         assert_eq!(g.country.as_deref(), Some("US"));
         assert_eq!(p.media.len(), 1);

@@ -88,8 +88,12 @@ fn real_exact_coordinates_are_lat_lon() {
         ["https://www.instagram.com/p/CNIQbqSrZRL/?igshid=je3jmv61ndpu"],
         "unwound_url equal to expanded_url is listed once"
     );
-    assert!(p.text.starts_with("Got the doggo groomed because it\u{2019}s been hot"));
-    assert!(p.text.ends_with("Grooming https://www.instagram.com/p/CNIQbqSrZRL/?igshid=je3jmv61ndpu"));
+    assert!(p
+        .text
+        .starts_with("Got the doggo groomed because it\u{2019}s been hot"));
+    assert!(p
+        .text
+        .ends_with("Grooming https://www.instagram.com/p/CNIQbqSrZRL/?igshid=je3jmv61ndpu"));
     assert_eq!(p.client.as_deref(), Some("Instagram"));
 }
 
@@ -167,10 +171,16 @@ fn retweet_of_a_quote_reads_as_the_retweeted_post() {
     );
     assert_eq!(p.urls, ["http://lockbitxyz.onion/post/springfield"]);
     assert_eq!(p.hashtags, ["ransomware"]);
-    assert!(p.mentions.is_empty(), "the RT prefix's mention is not the post's");
+    assert!(
+        p.mentions.is_empty(),
+        "the RT prefix's mention is not the post's"
+    );
     assert_eq!(p.author.handle.as_deref(), Some("carol"));
     assert_eq!(p.client.as_deref(), Some("Twitter Web App"));
-    assert_eq!(p.url.as_deref(), Some("https://x.com/carol/status/1800000000000000003"));
+    assert_eq!(
+        p.url.as_deref(),
+        Some("https://x.com/carol/status/1800000000000000003")
+    );
 }
 
 #[test]
@@ -229,7 +239,13 @@ fn float_ids_and_empty_lines_are_unknown_shapes() {
         .feed(br#"{"data":{"id":1.377650090978992e18,"text":"x"}}"#, 7)
         .unwrap_err();
     assert_eq!(e.line, 7);
-    assert!(matches!(e.kind, streamer_wire::ParseErrorKind::UnknownShape(_)), "{e}");
+    assert!(
+        matches!(e.kind, streamer_wire::ParseErrorKind::UnknownShape(_)),
+        "{e}"
+    );
     let e = d.feed(br#"{"matching_rules":[]}"#, 8).unwrap_err();
-    assert!(matches!(e.kind, streamer_wire::ParseErrorKind::UnknownShape(_)), "{e}");
+    assert!(
+        matches!(e.kind, streamer_wire::ParseErrorKind::UnknownShape(_)),
+        "{e}"
+    );
 }
