@@ -388,8 +388,7 @@ fn char_span(text: &str, start: usize, end: usize) -> [usize; 2] {
 /// The first `sigil` + `tag` written in `text`, compared lower-cased, not followed by more of
 /// the tag's characters; in chars.
 fn find_tag(text: &str, sigil: char, tag: &str) -> Option<[usize; 2]> {
-    let mut chars = text.char_indices().enumerate();
-    while let Some((ci, (_, c))) = chars.next() {
+    for (ci, c) in text.chars().enumerate() {
         if c != sigil {
             continue;
         }
