@@ -147,11 +147,9 @@ pub struct Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
-        let code = if error.downcast_ref::<ConfigError>().is_some() {
-            2
-        } else {
-            1
-        };
+        let usage = error.downcast_ref::<ConfigError>().is_some()
+            || error.downcast_ref::<crate::UsageError>().is_some();
+        let code = if usage { 2 } else { 1 };
         Failure { code, error }
     }
 }

@@ -34,6 +34,11 @@ pub fn shutting_down() -> bool {
     SHUTDOWN.load(Ordering::SeqCst)
 }
 
+/// A mistake in how the command was called (a missing input file, say): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Compiles the configured rules (the config was validated, so errors here are unexpected).
 pub fn compile_rules(config: &Config) -> anyhow::Result<pipeline::SharedRules> {
     let compiled = streamer_rules::compile(&config.rules, &config.watch).map_err(|errors| {

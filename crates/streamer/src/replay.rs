@@ -46,8 +46,9 @@ pub fn replay(
         if f.as_os_str() == "-" {
             inputs.push(("stdin".into(), Box::new(std::io::stdin()), None));
         } else {
-            let file =
-                std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            let file = std::fs::File::open(f).map_err(|e| {
+                crate::UsageError(format!("cannot open input {}: {e}", f.display()))
+            })?;
             let len = file.metadata().ok().map(|m| m.len());
             inputs.push((f.display().to_string(), Box::new(file), len));
         }
