@@ -57,5 +57,30 @@ fn corpus(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, corpus);
+/// Megabyte lines of the characters the scanner looks at: linear time, shown in numbers.
+fn pathological(c: &mut Criterion) {
+    let mb = 1 << 20;
+    let lines = [
+        ("dots", ".".repeat(mb)),
+        ("brackets", "[".repeat(mb)),
+        ("bracket-dots", "[.]".repeat(mb / 3)),
+        ("digits", "1".repeat(mb)),
+        ("digit-dots", "1.".repeat(mb / 2)),
+        ("hex", "a".repeat(mb)),
+        ("colons", "1:".repeat(mb / 2)),
+    ];
+    let mut g = c.benchmark_group("megabyte-line");
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(10);
+    for (name, line) in &lines {
+        g.throughput(Throughput::Bytes(line.len() as u64));
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(streamer_ioc::extract(black_box(line))))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, corpus, pathological);
 criterion_main!(benches);

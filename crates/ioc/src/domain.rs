@@ -23,9 +23,12 @@ pub(crate) fn validate_host(raw: &str, trusted: bool) -> Option<String> {
         if lb.is_empty() || lb.len() > 63 || lb[0] == b'-' || lb[lb.len() - 1] == b'-' {
             return None;
         }
-        let ok = label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (!c.is_ascii() && c.is_alphanumeric()));
+        let ok = label.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || c == '-'
+                || c == '_'
+                || (!c.is_ascii() && c.is_alphanumeric())
+        });
         if !ok {
             return None;
         }

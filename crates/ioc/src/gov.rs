@@ -105,9 +105,11 @@ fn parse_registry(text: &str) -> HashMap<String, Row> {
     };
     let col = |names: &[&str]| {
         names.iter().find_map(|n| {
-            header
-                .iter()
-                .position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(n))
+            header.iter().position(|h| {
+                h.trim()
+                    .trim_start_matches('\u{feff}')
+                    .eq_ignore_ascii_case(n)
+            })
         })
     };
     let (Some(c_domain), Some(c_type)) = (col(&["domain name"]), col(&["domain type"])) else {
@@ -189,9 +191,15 @@ fn us_pattern(labels: &[&str]) -> Option<Entity> {
             if below == Some("pvt") {
                 return None; // private schools
             }
-            ("School district", if below.is_some() { join(4) } else { join(3) })
+            (
+                "School district",
+                if below.is_some() { join(4) } else { join(3) },
+            )
         }
-        "dst" => ("Special district", if below.is_some() { join(4) } else { join(3) }),
+        "dst" => (
+            "Special district",
+            if below.is_some() { join(4) } else { join(3) },
+        ),
         // Libraries, community colleges, technical schools, museums, general bodies: not
         // attributed (their owners vary too much to name a type).
         "lib" | "cc" | "tec" | "mus" | "gen" | "pvt" | "nsn" | "fed" | "isa" | "kids" | "dni" => {

@@ -191,7 +191,10 @@ pub(crate) fn refang_text(src: &str) -> Refanged<'_> {
         if matches!(c, b':' | b'[' | b'(' | b'{') {
             if let Some(sep) = SEPARATORS.iter().find(|s| b[i..].starts_with(s)) {
                 let mut s = i;
-                while s > bld.copied && i - s < 6 && matches!(b[s - 1], b'a'..=b'z' | b'A'..=b'Z' | b'*' | b'_') {
+                while s > bld.copied
+                    && i - s < 6
+                    && matches!(b[s - 1], b'a'..=b'z' | b'A'..=b'Z' | b'*' | b'_')
+                {
                     s -= 1;
                 }
                 let at_word_start = s == 0 || !is_alnum(b[s - 1]);
@@ -254,11 +257,11 @@ pub(crate) fn refang_text(src: &str) -> Refanged<'_> {
                 }
             }
             0xEF | 0xE3 => {
-                let wide = matches!(&b[i..], [0xEF, 0xBC, 0x8E, ..] | [0xEF, 0xBD, 0xA1, ..] | [0xE3, 0x80, 0x82, ..]);
-                if wide
-                    && i > 0
-                    && is_alnum(b[i - 1])
-                    && b.get(i + 3).is_some_and(|&n| is_alnum(n))
+                let wide = matches!(
+                    &b[i..],
+                    [0xEF, 0xBC, 0x8E, ..] | [0xEF, 0xBD, 0xA1, ..] | [0xE3, 0x80, 0x82, ..]
+                );
+                if wide && i > 0 && is_alnum(b[i - 1]) && b.get(i + 3).is_some_and(|&n| is_alnum(n))
                 {
                     bld.replace(i, i + 3, ".");
                     i += 3;

@@ -248,9 +248,10 @@ impl Scanner<'_, '_> {
                 None => (hostport, ""),
             }
         };
-        if !after_host.is_empty()
-            && !(after_host.starts_with(':') && after_host[1..].bytes().all(|c| c.is_ascii_digit()))
-        {
+        let port_ok = after_host
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|c| c.is_ascii_digit()));
+        if !after_host.is_empty() && !port_ok {
             return;
         }
         let Some(host) = self.host_value(host_text, hostport.starts_with('[')) else {
@@ -416,7 +417,10 @@ impl Scanner<'_, '_> {
     fn after_version_word(&self, at: usize) -> bool {
         let b = self.b;
         let mut i = at;
-        while i > 0 && matches!(b[i - 1], b' ' | b'\t' | b'(' | b':' | b'=' | b'#' | b'.') && at - i < 4 {
+        while i > 0
+            && matches!(b[i - 1], b' ' | b'\t' | b'(' | b':' | b'=' | b'#' | b'.')
+            && at - i < 4
+        {
             i -= 1;
         }
         let end = i;

@@ -24,7 +24,12 @@ fn gov_domains_and_their_subdomains_map_to_entities() {
 
     let sub = lookup_entity("WWW.Mail.AustinTexas.GOV.").expect("subdomain");
     assert_eq!(sub.domain, "austintexas.gov");
-    assert_eq!(lookup_entity("www.austintexas[.]gov").map(|e| e.domain).as_deref(), Some("austintexas.gov"));
+    assert_eq!(
+        lookup_entity("www.austintexas[.]gov")
+            .map(|e| e.domain)
+            .as_deref(),
+        Some("austintexas.gov")
+    );
 }
 
 #[test]
@@ -63,43 +68,94 @@ fn state_patterns_are_attributed_heuristically() {
     let cases = [
         ("www.state.tx.us", "state.tx.us", "State or territory", "TX"),
         ("dir.state.ny.us", "state.ny.us", "State or territory", "NY"),
-        ("austinisd.k12.tx.us", "austinisd.k12.tx.us", "School district", "TX"),
-        ("www.lausd.k12.ca.us", "lausd.k12.ca.us", "School district", "CA"),
+        (
+            "austinisd.k12.tx.us",
+            "austinisd.k12.tx.us",
+            "School district",
+            "TX",
+        ),
+        (
+            "www.lausd.k12.ca.us",
+            "lausd.k12.ca.us",
+            "School district",
+            "CA",
+        ),
         ("ci.austin.tx.us", "ci.austin.tx.us", "City", "TX"),
         ("www.ci.austin.tx.us", "ci.austin.tx.us", "City", "TX"),
         ("co.travis.tx.us", "co.travis.tx.us", "County", "TX"),
         ("mail.co.travis.tx.us", "co.travis.tx.us", "County", "TX"),
         ("austin.tx.us", "austin.tx.us", "City", "TX"),
-        ("water.dst.co.us", "water.dst.co.us", "Special district", "CO"),
+        (
+            "water.dst.co.us",
+            "water.dst.co.us",
+            "Special district",
+            "CO",
+        ),
         ("www.state.pr.us", "state.pr.us", "State or territory", "PR"),
     ];
     for (host, domain, kind, state) in cases {
         let e = lookup_entity(host).unwrap_or_else(|| panic!("{host}"));
-        assert_eq!((e.domain.as_str(), e.kind.as_str(), e.state.as_deref()), (domain, kind, Some(state)), "{host}");
+        assert_eq!(
+            (e.domain.as_str(), e.kind.as_str(), e.state.as_deref()),
+            (domain, kind, Some(state)),
+            "{host}"
+        );
         assert_eq!(e.name, None, "pattern matches invent no names");
         assert!(e.is_sltt());
     }
-    for host in ["state.zz.us", "tx.us", "foo.pvt.k12.tx.us", "lib.tx.us", "x.lib.tx.us", "state.tx.us.evil.com", "nic.us"] {
+    for host in [
+        "state.zz.us",
+        "tx.us",
+        "foo.pvt.k12.tx.us",
+        "lib.tx.us",
+        "x.lib.tx.us",
+        "state.tx.us.evil.com",
+        "nic.us",
+    ] {
         assert_eq!(lookup_entity(host), None, "{host}");
     }
 }
 
 #[test]
 fn entities_are_deduplicated_by_domain_in_first_seen_order() {
-    let es = entities_for(["www.austintexas.gov", "evil.com", "cisa.gov", "austintexas.gov", "ci.austin.tx.us"]);
+    let es = entities_for([
+        "www.austintexas.gov",
+        "evil.com",
+        "cisa.gov",
+        "austintexas.gov",
+        "ci.austin.tx.us",
+    ]);
     let domains: Vec<&str> = es.iter().map(|e| e.domain.as_str()).collect();
     assert_eq!(domains, ["austintexas.gov", "cisa.gov", "ci.austin.tx.us"]);
 }
 
 #[test]
 fn registrable_domains_follow_the_psl() {
-    assert_eq!(registrable_domain("county.gov.evil.ms").as_deref(), Some("evil.ms"));
-    assert_eq!(registrable_domain("a.b.evil.co.uk").as_deref(), Some("evil.co.uk"));
-    assert_eq!(registrable_domain("WWW.Example.COM.").as_deref(), Some("example.com"));
-    assert_eq!(registrable_domain("foo.github.io").as_deref(), Some("foo.github.io"));
+    assert_eq!(
+        registrable_domain("county.gov.evil.ms").as_deref(),
+        Some("evil.ms")
+    );
+    assert_eq!(
+        registrable_domain("a.b.evil.co.uk").as_deref(),
+        Some("evil.co.uk")
+    );
+    assert_eq!(
+        registrable_domain("WWW.Example.COM.").as_deref(),
+        Some("example.com")
+    );
+    assert_eq!(
+        registrable_domain("foo.github.io").as_deref(),
+        Some("foo.github.io")
+    );
     // The PSL makes `tx.us` the suffix here; entity attribution has its own `.us` heuristics.
-    assert_eq!(registrable_domain("www.ci.austin.tx.us").as_deref(), Some("austin.tx.us"));
-    assert_eq!(registrable_domain("evil[.]com").as_deref(), Some("evil.com"));
+    assert_eq!(
+        registrable_domain("www.ci.austin.tx.us").as_deref(),
+        Some("austin.tx.us")
+    );
+    assert_eq!(
+        registrable_domain("evil[.]com").as_deref(),
+        Some("evil.com")
+    );
     assert_eq!(registrable_domain("co.uk"), None);
     assert_eq!(registrable_domain("readme.txt"), None);
     assert_eq!(registrable_domain("localhost"), None);
@@ -107,14 +163,41 @@ fn registrable_domains_follow_the_psl() {
 
 #[test]
 fn actionable_ips_exclude_private_and_reserved_space() {
-    for ip in ["8.8.8.8", "185.220.101.4", "2606:4700:4700::1111", "::ffff:8.8.8.8", "1.1.1[.]1"] {
+    for ip in [
+        "8.8.8.8",
+        "185.220.101.4",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "1.1.1[.]1",
+    ] {
         assert!(is_actionable_ip(ip), "{ip}");
     }
     for ip in [
-        "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "169.254.1.1",
-        "100.64.0.1", "0.0.0.0", "192.0.2.1", "198.51.100.7", "203.0.113.7", "198.18.0.1",
-        "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12::1",
-        "2001:db8::1", "ff02::1", "::ffff:10.0.0.1", "not an ip", "",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "127.0.0.1",
+        "169.254.1.1",
+        "100.64.0.1",
+        "0.0.0.0",
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.7",
+        "198.18.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12::1",
+        "2001:db8::1",
+        "ff02::1",
+        "::ffff:10.0.0.1",
+        "not an ip",
+        "",
     ] {
         assert!(!is_actionable_ip(ip), "{ip}");
     }
@@ -124,7 +207,10 @@ fn actionable_ips_exclude_private_and_reserved_space() {
 
 #[test]
 fn defang_makes_indicators_unclickable_and_refang_undoes_it() {
-    assert_eq!(defang("https://evil.com/a.php"), "hxxps[://]evil[.]com/a.php");
+    assert_eq!(
+        defang("https://evil.com/a.php"),
+        "hxxps[://]evil[.]com/a.php"
+    );
     assert_eq!(defang("http://1.2.3.4:80/x"), "hxxp[://]1[.]2[.]3[.]4:80/x");
     assert_eq!(defang("evil.com"), "evil[.]com");
     assert_eq!(defang("admin@county.gov"), "admin[@]county[.]gov");
@@ -134,7 +220,13 @@ fn defang_makes_indicators_unclickable_and_refang_undoes_it() {
     assert_eq!(defang(""), "");
     let once = defang("go to https://evil.com now");
     assert_eq!(defang(&once), once, "defang is idempotent");
-    for s in ["https://evil.com/a.php?x=1", "evil.com", "admin@county.gov", "185.220.101.4", "ftp://a.b.org/c"] {
+    for s in [
+        "https://evil.com/a.php?x=1",
+        "evil.com",
+        "admin@county.gov",
+        "185.220.101.4",
+        "ftp://a.b.org/c",
+    ] {
         assert_eq!(refang(&defang(s)), s);
     }
     assert_eq!(refang("hXXps://evil[.]com[/]x"), "https://evil.com/x");
@@ -144,7 +236,10 @@ fn defang_makes_indicators_unclickable_and_refang_undoes_it() {
 #[test]
 fn ioc_record_has_the_contract_keys_and_entities() {
     let v = ioc_record("phish at hxxps://login.austintexas[.]gov[.]evil[.]ms and www.austintexas[.]gov, soc@cisa.gov");
-    for key in ["urls", "domains", "ipv4", "ipv6", "md5", "sha1", "sha256", "cves", "emails", "btc", "entities"] {
+    for key in [
+        "urls", "domains", "ipv4", "ipv6", "md5", "sha1", "sha256", "cves", "emails", "btc",
+        "entities",
+    ] {
         assert!(v.get(key).is_some_and(|x| x.is_array()), "missing {key}");
     }
     assert_eq!(v.as_object().map(|o| o.len()), Some(11));
@@ -172,9 +267,20 @@ fn enrich_takes_iocs_from_text_and_hosts_from_links_too() {
     let en = enrich(&post);
     assert_eq!(en.iocs.domains, ["evil.ms", "news.example.com"]);
     assert_eq!(en.iocs.urls, ["https://news.example.com/story"]);
-    assert_eq!(en.hosts, ["www.austintexas.gov", "news.example.com", "2001:db8::1", "evil.ms"]);
+    assert_eq!(
+        en.hosts,
+        [
+            "www.austintexas.gov",
+            "news.example.com",
+            "2001:db8::1",
+            "evil.ms"
+        ]
+    );
     assert_eq!(en.entities.len(), 1);
     assert_eq!(en.entities[0].domain, "austintexas.gov");
-    assert_eq!(url_host("hxxps://user@Evil[.]com:8443/x").as_deref(), Some("evil.com"));
+    assert_eq!(
+        url_host("hxxps://user@Evil[.]com:8443/x").as_deref(),
+        Some("evil.com")
+    );
     assert_eq!(url_host("no scheme"), None);
 }

@@ -12,7 +12,11 @@ const KEYS: [&str; 10] = [
 
 fn as_set(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -38,7 +42,12 @@ fn case_table_is_fully_right() {
         n += 1;
     }
     assert!(n >= 200, "the table must hold at least 200 cases, has {n}");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -49,8 +58,24 @@ fn every_group_of_the_brief_is_covered() {
         .filter_map(|c| c["group"].as_str().map(str::to_owned))
         .collect();
     for g in [
-        "defang", "url", "domain", "fp-domain", "ipv4", "fp-ipv4", "ipv6", "fp-ipv6", "hash",
-        "fp-hash", "cve", "fp-cve", "email", "fp-email", "btc", "fp-btc", "prose", "post",
+        "defang",
+        "url",
+        "domain",
+        "fp-domain",
+        "ipv4",
+        "fp-ipv4",
+        "ipv6",
+        "fp-ipv6",
+        "hash",
+        "fp-hash",
+        "cve",
+        "fp-cve",
+        "email",
+        "fp-email",
+        "btc",
+        "fp-btc",
+        "prose",
+        "post",
     ] {
         assert!(groups.contains(g), "no cases for {g}");
     }

@@ -11,7 +11,8 @@ use streamer_model::Iocs;
 fn check_conventions(iocs: &Iocs) {
     for d in &iocs.domains {
         // A host under a known suffix, or a bare private suffix such as `github.io`.
-        let known = registrable_domain(d).is_some() || registrable_domain(&format!("x.{d}")).is_some();
+        let known =
+            registrable_domain(d).is_some() || registrable_domain(&format!("x.{d}")).is_some();
         assert!(known, "domain without a known public suffix: {d}");
         assert_eq!(d, &d.to_lowercase(), "domains are lower-case: {d}");
         assert!(!d.ends_with('.'), "{d}");
@@ -27,7 +28,11 @@ fn check_conventions(iocs: &Iocs) {
     for (list, len) in [(&iocs.md5, 32), (&iocs.sha1, 40), (&iocs.sha256, 64)] {
         for h in list {
             assert_eq!(h.len(), len);
-            assert!(h.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{h}");
+            assert!(
+                h.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+                "{h}"
+            );
         }
     }
     for c in &iocs.cves {
@@ -39,7 +44,14 @@ fn check_conventions(iocs: &Iocs) {
     for e in &iocs.emails {
         assert_eq!(e.matches('@').count(), 1, "{e}");
     }
-    for list in [&iocs.urls, &iocs.domains, &iocs.ipv4, &iocs.ipv6, &iocs.emails, &iocs.btc] {
+    for list in [
+        &iocs.urls,
+        &iocs.domains,
+        &iocs.ipv4,
+        &iocs.ipv6,
+        &iocs.emails,
+        &iocs.btc,
+    ] {
         let set: std::collections::HashSet<&String> = list.iter().collect();
         assert_eq!(set.len(), list.len(), "de-duplicated: {list:?}");
     }
@@ -48,10 +60,57 @@ fn check_conventions(iocs: &Iocs) {
 /// Text drawn mostly from the characters the scanner cares about.
 fn ioc_soup() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "[.]", "(.)", "{.}", "[dot]", "(at)", "[@]", "hxxp", "hXXps", "://", "[:]//", ":\\\\", "[/]",
-        ".", ":", "::", "@", "/", " ", "\n", "com", "gov", "evil", "1", "25", "255", "2001", "db8",
-        "ffff", "cve-", "2024-", "3400", "bc1q", "0x", "d41d8cd98f00b204e9800998ecf8427e", "．", "。",
-        "é", "访问", "(", ")", "[", "]", "\"", "'", ",", "-", "_", "k12", "tx", "us", "\u{2011}",
+        "[.]",
+        "(.)",
+        "{.}",
+        "[dot]",
+        "(at)",
+        "[@]",
+        "hxxp",
+        "hXXps",
+        "://",
+        "[:]//",
+        ":\\\\",
+        "[/]",
+        ".",
+        ":",
+        "::",
+        "@",
+        "/",
+        " ",
+        "\n",
+        "com",
+        "gov",
+        "evil",
+        "1",
+        "25",
+        "255",
+        "2001",
+        "db8",
+        "ffff",
+        "cve-",
+        "2024-",
+        "3400",
+        "bc1q",
+        "0x",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "．",
+        "。",
+        "é",
+        "访问",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "'",
+        ",",
+        "-",
+        "_",
+        "k12",
+        "tx",
+        "us",
+        "\u{2011}",
     ]);
     prop::collection::vec(atoms, 0..60).prop_map(|v| v.concat())
 }
@@ -106,7 +165,10 @@ fn megabyte_lines() -> Vec<(&'static str, String)> {
         ("schemes", rep("http://")),
         ("defanged schemes", rep("hxxp[:]//")),
         ("parens", rep("(dot)")),
-        ("one url", format!("https://evil.com/{}", rep("a/").trim_end_matches('/'))),
+        (
+            "one url",
+            format!("https://evil.com/{}", rep("a/").trim_end_matches('/')),
+        ),
         ("base58", rep("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfN")),
         ("cve", rep("CVE-2024-")),
         ("wide dots", rep("a．")),
@@ -132,6 +194,9 @@ fn megabyte_lines_yield_what_they_hold() {
     assert!(extract(get("dots")).is_empty());
     assert!(extract(get("digits")).is_empty());
     assert!(extract(get("hex")).is_empty());
-    assert_eq!(extract(get("hex words")).md5, ["d41d8cd98f00b204e9800998ecf8427e"]);
+    assert_eq!(
+        extract(get("hex words")).md5,
+        ["d41d8cd98f00b204e9800998ecf8427e"]
+    );
     assert_eq!(extract(get("one url")).domains, ["evil.com"]);
 }
