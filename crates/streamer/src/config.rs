@@ -237,7 +237,7 @@ struct RawWatch {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     id: String,
-    query: String,
+    query: toml::Spanned<String>,
     severity: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -354,8 +354,11 @@ impl Config {
         text: &str,
     ) -> Result<Config, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
-        let line_of =
-            |offset: usize| Some(text[..offset.min(text.len())].matches('\n').count() + 1);
+        // Line starts, so each span maps to its line by binary search (configs can hold 100k rules).
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let line_of = |offset: usize| Some(starts.partition_point(|&s| s <= offset));
 
         let storage = StorageConfig {
             path: raw
@@ -381,12 +384,13 @@ impl Config {
             let r = spanned.into_inner();
             let severity = parse_severity(r.severity.as_deref(), line, &mut problems)
                 .unwrap_or(Severity::Medium);
+            let query_line = line_of(r.query.span().start);
             rules.push(RuleSpec {
                 id: r.id,
-                query: r.query,
+                query: r.query.into_inner(),
                 severity,
                 tags: r.tags,
-                line: query_line(text, line),
+                line: query_line,
             });
         }
 
@@ -514,18 +518,6 @@ fn default_sinks() -> Vec<SinkConfig> {
             },
         },
     ]
-}
-
-/// The line of a rule's `query` key, so rule errors point into the file.
-fn query_line(text: &str, table_line: Option<usize>) -> Option<usize> {
-    let start = table_line?;
-    text.lines()
-        .enumerate()
-        .skip(start - 1)
-        .take_while(|(i, l)| *i == start - 1 || !l.trim_start().starts_with('['))
-        .find(|(_, l)| l.trim_start().starts_with("query"))
-        .map(|(i, _)| i + 1)
-        .or(Some(start))
 }
 
 fn toml_problem(e: &toml::de::Error, text: &str) -> ConfigProblem {
