@@ -10,7 +10,7 @@ use crate::render::Delivery;
 use crate::sinks::{DeliveryError, Sink};
 use crate::storage::{now_ms, Storage};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -69,7 +69,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     let base = 1000i64
         .saturating_mul(1i64 << attempts.clamp(0, 9))
         .min(300_000);
-    let jitter = (now_ms().rem_euclid(1000) as i64 - 500) * base / 2500;
+    let jitter = (now_ms().rem_euclid(1000) - 500) * base / 2500;
     base + jitter
 }
 
@@ -197,7 +197,7 @@ pub fn load_delivery(
 
 /// Waits until the outbox has nothing pending that is due (or `timeout` passes). Returns the
 /// number of rows still pending.
-pub fn wait_drained(db: &PathBuf, signal: &Signal, timeout: Duration) -> Result<u64> {
+pub fn wait_drained(db: &Path, signal: &Signal, timeout: Duration) -> Result<u64> {
     let storage = Storage::open(db)?;
     let deadline = std::time::Instant::now() + timeout;
     loop {

@@ -144,6 +144,11 @@ struct Processed {
     cursor: Option<i64>,
 }
 
+/// The pipeline has stopped and takes no more input.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the pipeline has stopped")]
+pub struct Stopped;
+
 /// The entrance of the pipeline; clone it for each producer.
 #[derive(Clone)]
 pub struct Input {
@@ -153,11 +158,11 @@ pub struct Input {
 
 impl Input {
     /// Sends a batch, waiting while the pipeline is full. Fails when the pipeline has stopped.
-    pub fn send(&self, mut batch: Batch) -> Result<(), ()> {
+    pub fn send(&self, mut batch: Batch) -> Result<(), Stopped> {
         let mut seq = self.next_seq.lock().unwrap_or_else(|e| e.into_inner());
         batch.seq = *seq;
         // Numbering and sending under one lock keeps channel order equal to seq order.
-        self.tx.send(batch).map_err(|_| ())?;
+        self.tx.send(batch).map_err(|_| Stopped)?;
         *seq += 1;
         Ok(())
     }

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::outbox::{wait_drained, Workers};
 use crate::pipeline::{Batch, Input, Origin, Pipeline, PipelineSettings, SharedRules, Stats};
 use crate::progress::Reporter;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -164,16 +164,12 @@ pub fn read_lines(reader: impl Read, origin: Arc<Origin>, max: usize, input: &In
             line_len = 0;
             if batch.is_full() {
                 let full = std::mem::replace(&mut batch, Batch::new(origin.clone()));
-                input
-                    .send(full)
-                    .map_err(|_| anyhow::anyhow!("the pipeline stopped"))?;
+                input.send(full)?;
             }
         }
     }
     if !batch.is_empty() {
-        input
-            .send(batch)
-            .map_err(|_| anyhow::anyhow!("the pipeline stopped"))?;
+        input.send(batch)?;
     }
     Ok(())
 }
