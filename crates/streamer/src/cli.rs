@@ -75,6 +75,27 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) generated from this command line.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report every problem of a configuration file at once, with line numbers.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +184,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run { config } => {
             let config = load(&config)?;
+            for warning in config.permission_warnings() {
+                tracing::warn!("{warning}");
+            }
             crate::run::run(&config)?;
         }
         Command::Replay {
@@ -211,7 +235,40 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             println!("{n} failed deliveries queued again");
         }
         Command::Status { config } => status(&load(&config)?)?,
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => config_check(&config)?,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "streamer", &mut std::io::stdout());
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+        }
     }
+    Ok(())
+}
+
+fn config_check(config: &Option<PathBuf>) -> Result<()> {
+    let config = load(config)?;
+    let shown = config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in defaults".into());
+    for warning in config.permission_warnings() {
+        println!("warning: {warning}");
+    }
+    println!(
+        "{shown}: ok ({} sources, {} rules, {} sinks)",
+        config.sources.len(),
+        config.rules.len(),
+        config.sinks.len()
+    );
     Ok(())
 }
 

@@ -478,6 +478,53 @@ impl Config {
         Ok(config)
     }
 
+    /// Secret files (and the config file) that other users can read: a warning, not an error,
+    /// since some deployments share a group on purpose.
+    pub fn permission_warnings(&self) -> Vec<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files: Vec<(&str, PathBuf)> = Vec::new();
+        let secrets = self
+            .sources
+            .iter()
+            .filter_map(|src| match src {
+                SourceConfig::X { bearer_token, .. } => Some(bearer_token),
+                SourceConfig::Mastodon { access_token, .. } => access_token.as_ref(),
+                SourceConfig::Bluesky { .. } => None,
+            })
+            .chain(self.sinks.iter().filter_map(|sink| match &sink.kind {
+                SinkKind::Email(e) => e.password.as_ref(),
+                _ => None,
+            }));
+        for s in secrets {
+            if let Secret::File(p) = s {
+                files.push(("secret file", p.clone()));
+            }
+        }
+        let mut warnings = Vec::new();
+        for (what, path) in files {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    warnings.push(format!(
+                        "{what} {} is readable by other users (mode {:o}); chmod 600 it",
+                        path.display(),
+                        meta.permissions().mode() & 0o777
+                    ));
+                }
+            }
+        }
+        if let Some(path) = &self.path {
+            if let Ok(meta) = std::fs::metadata(path) {
+                if meta.permissions().mode() & 0o002 != 0 {
+                    warnings.push(format!(
+                        "config file {} is writable by every user",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// Paths in a config file are relative to the file, so a config works from any directory.
     fn resolve_relative_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
