@@ -2,6 +2,7 @@
 //! failures to the exit codes of DESIGN.md (0 ok, 2 bad usage or config, 1 runtime failure).
 
 use clap::Parser;
+use std::io::IsTerminal;
 use streamer::cli::{execute, Cli, LogFormat};
 
 fn main() {
@@ -9,6 +10,7 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STREAMER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match cli.log_format {
