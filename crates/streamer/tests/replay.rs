@@ -538,3 +538,72 @@ fn unsafe_kill(pid: u32, sig: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn create_edit_delete_of_one_post_apply_in_order_across_parallel_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"s.db\"\n[watch]\nkeywords = [\"lockbit\", \"ddos\"]\n[pipeline]\nworkers = 4\n[[sinks]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n",
+    )
+    .unwrap();
+    let status = |content: &str| {
+        json!({"id": "42", "uri": "https://m.example/users/a/statuses/42", "created_at": "2026-11-30T10:00:00.000Z",
+               "content": content, "spoiler_text": "", "visibility": "public", "reblog": null,
+               "account": {"id": "9", "username": "a", "acct": "a", "url": "https://m.example/@a"},
+               "media_attachments": [], "mentions": [], "tags": [], "emojis": []})
+        .to_string()
+    };
+    let filler = |n: usize, out: &mut String| {
+        for i in 0..n {
+            out.push_str(
+                &json!({"data": {"id": format!("f{i}"), "text": "filler text", "author_id": "1"}})
+                    .to_string(),
+            );
+            out.push('\n');
+        }
+    };
+    let mut input = String::new();
+    input.push_str(
+        &json!({"stream": ["public"], "event": "update", "payload": status("<p>lockbit</p>")})
+            .to_string(),
+    );
+    input.push('\n');
+    filler(5000, &mut input);
+    input.push_str(&json!({"stream": ["public"], "event": "status.update", "payload": status("<p>lockbit and ddos</p>")}).to_string());
+    input.push('\n');
+    filler(5000, &mut input);
+    input.push_str(&json!({"stream": ["public"], "event": "delete", "payload": "42"}).to_string());
+    input.push('\n');
+    let path = dir.path().join("order.jsonl");
+    std::fs::write(&path, input).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["replay", "--mastodon-instance", "m.example", "--config"])
+        .arg(&cfg)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = alerts(dir.path());
+    let ids: Vec<Vec<String>> = alerts.iter().map(rule_ids).collect();
+    assert_eq!(
+        ids,
+        vec![
+            vec!["keyword:lockbit".to_string()],
+            vec!["keyword:ddos".to_string()]
+        ]
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    let (text, deleted): (String, Option<String>) = conn
+        .query_row("SELECT text, deleted_at FROM posts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(text, "lockbit and ddos", "the edit is the stored version");
+    assert!(
+        deleted.is_some(),
+        "the delete came last and was applied last"
+    );
+}
