@@ -2,6 +2,7 @@
 //! build one index per kind of atom.
 
 use crate::syntax::{self, Account, Atom, Expr, HasFlag, IsFlag, Op};
+use crate::tokens::TokenIndex;
 use crate::{text, xrules, Compiled, RuleError, RuleSpec, RuleWarning, Suppressions, WatchSpec};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
@@ -264,7 +265,10 @@ pub struct RuleSet {
     pub(crate) trig_rules: Vec<u32>,
     /// Rules with no trigger atom: evaluated for every post.
     pub(crate) always: Vec<u32>,
-    /// Over the token stream; pattern `i` is atom `text_atoms[i]`.
+    /// Keywords and phrases that match whole tokens.
+    pub(crate) token_index: TokenIndex,
+    /// Over the token stream, for patterns with an end in a script written without spaces;
+    /// pattern `i` is `text_atoms[i]` = (atom, leading space, trailing space).
     pub(crate) text_ac: Option<AhoCorasick>,
     pub(crate) text_atoms: Vec<(u32, bool, bool)>,
     pub(crate) hashtags: FxHashMap<Box<str>, u32>,
@@ -513,6 +517,7 @@ pub(crate) fn compile(
         trig_start: Vec::with_capacity(b.ops.len() + 1),
         trig_rules: Vec::new(),
         always,
+        token_index: TokenIndex::default(),
         text_ac: None,
         text_atoms: Vec::new(),
         hashtags: FxHashMap::default(),
@@ -540,6 +545,7 @@ pub(crate) fn compile(
     }
 
     let mut text_pats: Vec<String> = Vec::new();
+    let mut whole: Vec<(u32, &[String])> = Vec::new();
     let mut url_pats: Vec<String> = Vec::new();
     let mut regex_pats: Vec<String> = Vec::new();
     for (i, op) in b.ops.iter().enumerate() {
@@ -547,9 +553,13 @@ pub(crate) fn compile(
         match op {
             Op::Text { tokens, .. } => {
                 let p = text::pattern(tokens);
-                set.text_atoms
-                    .push((id, p.starts_with(' '), p.ends_with(' ')));
-                text_pats.push(p);
+                if p.starts_with(' ') && p.ends_with(' ') {
+                    whole.push((id, tokens.as_slice()));
+                } else {
+                    set.text_atoms
+                        .push((id, p.starts_with(' '), p.ends_with(' ')));
+                    text_pats.push(p);
+                }
             }
             Op::Hashtag(t) => {
                 set.hashtags.insert(t.as_str().into(), id);
@@ -611,6 +621,7 @@ pub(crate) fn compile(
             }
         }
     }
+    set.token_index = TokenIndex::new(&whole);
     set.span_kinds = b.span_kinds;
     if !errors.is_empty() {
         return Err(errors);
@@ -675,6 +686,9 @@ fn build_ac(pats: &[String], ascii_ci: bool) -> Result<AhoCorasick, String> {
         .match_kind(MatchKind::Standard)
         .ascii_case_insensitive(ascii_ci)
         .kind(kind)
+        // Every token pattern starts with a space: a start-byte prefilter would stop at every
+        // space and slow the scan down several times.
+        .prefilter(false)
         .build(pats)
         .map_err(|e| format!("the keyword automaton could not be built: {e}"))
 }
@@ -730,6 +744,7 @@ impl RuleSet {
         .map(strs)
         .sum();
         ac(&self.text_ac)
+            + self.token_index.heap_bytes()
             + ac(&self.url_ac)
             + rules
             + positives
@@ -762,9 +777,16 @@ mod tests {
         let c = compile(&specs, &WatchSpec::default(), &Suppressions::default()).unwrap();
         let set = c.rules;
         assert_eq!(set.always, vec![1, 2]);
-        let lockbit = set.text_atoms[0].0 as usize;
-        let trig =
-            &set.trig_rules[set.trig_start[lockbit] as usize..set.trig_start[lockbit + 1] as usize];
-        assert_eq!(trig, &[0]);
+        let triggers_of_rule_0: Vec<usize> = (0..set.n_atoms)
+            .filter(|&a| {
+                set.trig_rules[set.trig_start[a] as usize..set.trig_start[a + 1] as usize]
+                    .contains(&0)
+            })
+            .collect();
+        assert_eq!(triggers_of_rule_0.len(), 1, "only its rarest atom");
+        assert!(set
+            .flags
+            .iter()
+            .all(|&(_, a)| a as usize != triggers_of_rule_0[0]));
     }
 }

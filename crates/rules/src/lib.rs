@@ -29,8 +29,10 @@
 //! - `syntax`: lexer and recursive-descent parser, query text to an expression of atoms, with
 //!   errors that say where and what was expected.
 //! - `text`: NFKC + lower-case normalisation and tokenisation, shared by rules and posts.
-//! - `compile`: all rules and watch entries into one [`RuleSet`]: one Aho-Corasick automaton
-//!   over the token stream, a domain-suffix index, hash maps for accounts, tags and other exact
+//! - `compile`: all rules and watch entries into one [`RuleSet`]: a whole-token index for
+//!   keywords and phrases (`tokens`: token hashes behind a cache-sized bitset), one
+//!   Aho-Corasick automaton over the token stream for keywords in scripts written without
+//!   spaces (and one over URLs for `url:`), a domain-suffix index, hash maps for accounts, tags and other exact
 //!   atoms, one multi-pattern regex, and per atom the rules it can trigger.
 //! - `matcher`: [`RuleSet::matches`]; per-post scratch buffers are reused.
 //! - `xrules`: translation to X filtered-stream rules, and the warnings for rules X cannot take.
@@ -133,6 +135,7 @@ mod compile;
 mod matcher;
 mod syntax;
 mod text;
+mod tokens;
 mod xrules;
 
 pub use compile::RuleSet;

@@ -26,6 +26,8 @@ pub struct Scratch {
     candidates: Vec<u32>,
     stack: Vec<bool>,
     stream: String,
+    toks: Vec<(u32, u32)>,
+    hashes: Vec<u64>,
     /// The stream again, with its map to original chars, built only when a span is reported.
     mapped: String,
     map: Vec<CharRange>,
@@ -162,8 +164,23 @@ impl RuleSet {
     }
 
     fn find_atoms(&self, s: &mut Scratch, post: &Post, enr: &Enrichment) {
-        if let Some(ac) = &self.text_ac {
+        let scan_ac = self.text_ac.is_some() && !post.text.is_ascii();
+        if !self.token_index.is_empty() || scan_ac {
             text::normalise(&post.text, &mut s.stream, None);
+        }
+        if !self.token_index.is_empty() {
+            let stream = std::mem::take(&mut s.stream);
+            let mut toks = std::mem::take(&mut s.toks);
+            let mut hashes = std::mem::take(&mut s.hashes);
+            self.token_index
+                .scan(&stream, &mut toks, &mut hashes, |atom, start, end| {
+                    s.mark(atom, [start, end])
+                });
+            s.stream = stream;
+            s.toks = toks;
+            s.hashes = hashes;
+        }
+        if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac) {
             let stream = std::mem::take(&mut s.stream);
             if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_str()) {
                 for m in iter {

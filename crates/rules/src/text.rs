@@ -109,9 +109,16 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
         script: None,
     };
     st.space([0, 0]);
+    let bytes = text.as_bytes();
     let mut chars = text.char_indices().peekable();
     let mut ci: u32 = 0;
     while let Some((b, c)) = chars.next() {
+        // An ASCII character followed by another ASCII byte is a chunk of its own.
+        if c.is_ascii() && bytes.get(b + 1).is_none_or(|n| n.is_ascii()) {
+            st.push(ASCII_TOKEN[c as usize] as char, [ci, ci + 1]);
+            ci += 1;
+            continue;
+        }
         let start_ci = ci;
         ci += 1;
         let mut end_b = b + c.len_utf8();
