@@ -70,6 +70,14 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Serve the analyst dashboard over an existing database until SIGINT/SIGTERM.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address (default: `[web] bind`, else 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::SocketAddr>,
+    },
     /// The state of the store: alerts, outbox per sink, cursors.
     Status {
         #[arg(long)]
@@ -249,6 +257,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 .render(&mut std::io::stdout())
                 .context("cannot write the man page")?;
         }
+        Command::Serve { config, bind } => crate::web::serve(&load(&config)?, bind)?,
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     pub alerts: AlertsConfig,
     pub pipeline: PipelineConfig,
+    /// The analyst dashboard (`[web]`).
+    pub web: WebConfig,
 }
 
 /// Where evidence, alerts, actors, cursors and the outbox live.
@@ -51,6 +53,44 @@ pub struct PipelineConfig {
     pub max_line_bytes: usize,
     /// Parse and match threads (default: one per core).
     pub workers: usize,
+}
+
+/// The analyst dashboard: where it listens and who may use it.
+///
+/// Binding to anything but a loopback address exposes alerts and feedback buttons to a
+/// network, so validation refuses it unless an access token or basic-auth credentials are set.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Serve the dashboard during `streamer run` (default true; `streamer serve` always does).
+    pub enabled: bool,
+    /// Listen address (default `127.0.0.1:8080`; port 0 picks a free port).
+    pub bind: std::net::SocketAddr,
+    /// A bearer token: sent as `Authorization: Bearer` or typed once into the login form.
+    pub access_token: Option<Secret>,
+    /// HTTP basic auth: the user name (also the name written in the audit log).
+    pub user: Option<String>,
+    /// HTTP basic auth: the password.
+    pub password: Option<Secret>,
+}
+
+impl WebConfig {
+    /// True when some form of authentication is configured.
+    pub fn has_auth(&self) -> bool {
+        self.access_token.is_some() || (self.user.is_some() && self.password.is_some())
+    }
+}
+
+impl Default for WebConfig {
+    /// Loopback only, no authentication.
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            access_token: None,
+            user: None,
+            password: None,
+        }
+    }
 }
 
 /// A secret named by the config: an environment variable or a file, never a literal.
@@ -211,6 +251,19 @@ struct RawConfig {
     sinks: Vec<toml::Spanned<RawSink>>,
     alerts: Option<RawAlerts>,
     pipeline: Option<RawPipeline>,
+    web: Option<toml::Spanned<RawWeb>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    enabled: Option<bool>,
+    bind: Option<String>,
+    access_token_env: Option<String>,
+    access_token_file: Option<PathBuf>,
+    user: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -448,6 +501,14 @@ impl Config {
                 .clamp(1, 64),
         };
 
+        let web = match raw.web {
+            Some(spanned) => {
+                let line = line_of(spanned.span().start);
+                validate_web(spanned.into_inner(), line, &mut problems)
+            }
+            None => WebConfig::default(),
+        };
+
         // The rules themselves are checked by the rules compiler, which knows the grammar.
         if let Err(errors) = streamer_rules::compile(&rules, &watch) {
             for e in errors {
@@ -471,6 +532,7 @@ impl Config {
             sinks,
             alerts,
             pipeline,
+            web,
         };
         if let Some(base) = base {
             config.resolve_relative_paths(&base);
@@ -533,6 +595,14 @@ impl Config {
             }
         };
         fix(&mut self.storage.path);
+        for secret in [&mut self.web.access_token, &mut self.web.password]
+            .into_iter()
+            .flatten()
+        {
+            if let Secret::File(p) = secret {
+                fix(p);
+            }
+        }
         for sink in &mut self.sinks {
             match &mut sink.kind {
                 SinkKind::Jsonl { path } => fix(path),
@@ -707,6 +777,46 @@ fn validate_source(
     }
 }
 
+fn validate_web(r: RawWeb, line: Option<usize>, problems: &mut Vec<ConfigProblem>) -> WebConfig {
+    let mut web = WebConfig {
+        enabled: r.enabled.unwrap_or(true),
+        access_token: Secret::from_pair(r.access_token_env, r.access_token_file),
+        user: r.user,
+        password: Secret::from_pair(r.password_env, r.password_file),
+        ..WebConfig::default()
+    };
+    if let Some(bind) = r.bind {
+        match bind.parse::<std::net::SocketAddr>() {
+            Ok(addr) => web.bind = addr,
+            Err(_) => problems.push(ConfigProblem {
+                line,
+                message: format!(
+                    "web.bind = {bind:?} is not an address with a port (e.g. \"127.0.0.1:8080\")"
+                ),
+            }),
+        }
+    }
+    if web.user.is_some() != web.password.is_some() {
+        problems.push(ConfigProblem {
+            line,
+            message: "web: basic auth needs both `user` and `password_env` (or `password_file`)"
+                .into(),
+        });
+    }
+    if !web.bind.ip().is_loopback() && !web.has_auth() {
+        problems.push(ConfigProblem {
+            line,
+            message: format!(
+                "web.bind = \"{}\" is not a loopback address: configure `access_token_env` \
+                 (or `access_token_file`), or `user` with `password_env`, so that only analysts \
+                 reach the dashboard",
+                web.bind
+            ),
+        });
+    }
+    web
+}
+
 fn validate_sink(
     r: RawSink,
     line: Option<usize>,
@@ -873,6 +983,29 @@ mod tests {
         let s = Secret::Env("STREAMER_TEST_SURELY_UNSET_VAR".into());
         let e = s.resolve().unwrap_err().to_string();
         assert!(e.contains("STREAMER_TEST_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn web_defaults_to_loopback_and_refuses_an_open_public_bind() {
+        let c = Config::defaults();
+        assert_eq!(c.web.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.web.enabled);
+        let err = Config::from_str("[web]\nbind = \"0.0.0.0:8080\"\n", None).unwrap_err();
+        assert!(err.to_string().contains("not a loopback"), "{err}");
+        assert_eq!(err.problems[0].line, Some(1));
+        let ok = Config::from_str(
+            "[web]\nbind = \"0.0.0.0:8080\"\naccess_token_env = \"STREAMER_WEB_TOKEN\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.web.access_token,
+            Some(Secret::Env("STREAMER_WEB_TOKEN".into()))
+        );
+        let err = Config::from_str("[web]\nuser = \"ana\"\n", None).unwrap_err();
+        assert!(err.to_string().contains("password_env"), "{err}");
+        let err = Config::from_str("[web]\nbind = \"localhost\"\n", None).unwrap_err();
+        assert!(err.to_string().contains("web.bind"), "{err}");
     }
 
     #[test]

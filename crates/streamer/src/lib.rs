@@ -21,6 +21,7 @@ pub mod replay;
 pub mod run;
 pub mod sinks;
 pub mod storage;
+pub mod web;
 
 use config::Config;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,15 +40,18 @@ pub fn shutting_down() -> bool {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Compiles the configured rules (the config was validated, so errors here are unexpected).
+/// Compiles the configured rules with the dashboard's suppressions from the database (the
+/// config was validated, so errors here are unexpected).
 pub fn compile_rules(config: &Config) -> anyhow::Result<pipeline::SharedRules> {
-    let compiled = streamer_rules::compile(&config.rules, &config.watch).map_err(|errors| {
-        anyhow::anyhow!(errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"))
-    })?;
+    let suppressions = web::load_suppressions_at(&config.storage.path);
+    let compiled = streamer_rules::compile_with(&config.rules, &config.watch, &suppressions)
+        .map_err(|errors| {
+            anyhow::anyhow!(errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"))
+        })?;
     for w in &compiled.warnings {
         tracing::debug!(rule = %w.rule_id, "{}", w.message);
     }

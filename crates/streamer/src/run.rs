@@ -33,13 +33,15 @@ pub fn run(config: &Config) -> Result<()> {
         rules = rules.read().map(|r| r.len()).unwrap_or(0),
         "streamer running; SIGINT or SIGTERM stops it"
     );
+    let _web = crate::web::start_for_run(config);
+    let mut suppressions = crate::web::SuppressionWatch::new(&config.storage.path);
     let reload = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone());
     let mut watched = config_mtime(config);
     while !crate::shutting_down() {
         std::thread::sleep(Duration::from_millis(250));
         let mtime = config_mtime(config);
-        if reload.swap(false, Ordering::SeqCst) || mtime != watched {
+        if reload.swap(false, Ordering::SeqCst) || mtime != watched || suppressions.changed() {
             watched = mtime;
             reload_rules(config, &rules);
         }
@@ -68,7 +70,8 @@ pub fn reload_rules(config: &Config, rules: &SharedRules) {
             return;
         }
     };
-    match streamer_rules::compile(&fresh.rules, &fresh.watch) {
+    let suppressions = crate::web::load_suppressions_at(&fresh.storage.path);
+    match streamer_rules::compile_with(&fresh.rules, &fresh.watch, &suppressions) {
         Ok(compiled) => {
             let n = compiled.rules.len();
             *rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled.rules);

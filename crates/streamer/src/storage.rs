@@ -14,10 +14,11 @@ use std::path::Path;
 use streamer_model::{ActorEvent, DeleteRef, Platform, Post};
 
 /// The schema version this build writes. A database with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Each migration brings the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE posts (
     platform     TEXT NOT NULL,
     id           TEXT NOT NULL,
@@ -118,7 +119,58 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(sink, state, next_attempt);
 CREATE INDEX outbox_merge ON outbox(sink, merge_key, seq) WHERE merge_key IS NOT NULL;
-"#];
+"#,
+    // 2: the dashboard. Full-text search over stored posts (FTS5, kept in step with `posts` by
+    // triggers, existing posts indexed once), analysts' feedback on alerts, suppressions that
+    // the matcher applies, and the audit log of every dashboard action.
+    r#"
+CREATE VIRTUAL TABLE posts_fts USING fts5(
+    text, content = 'posts', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+    INSERT INTO posts_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO posts_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+INSERT INTO posts_fts (posts_fts) VALUES ('rebuild');
+CREATE TABLE alert_feedback (
+    seq          INTEGER PRIMARY KEY,
+    alert_id     TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    who          TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    revoked_at   TEXT,
+    revoked_by   TEXT
+);
+CREATE INDEX alert_feedback_alert ON alert_feedback(alert_id);
+CREATE TABLE suppressions (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('author', 'term')),
+    value        TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    alert_id     TEXT,
+    created_by   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    removed_by   TEXT,
+    removed_at   TEXT
+);
+CREATE TABLE audit_log (
+    seq          INTEGER PRIMARY KEY,
+    at           TEXT NOT NULL,
+    who          TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    detail       TEXT
+);
+"#,
+];
 
 /// A connection to the store, with the schema checked.
 pub struct Storage {
