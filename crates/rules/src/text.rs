@@ -110,23 +110,35 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
     };
     st.space([0, 0]);
     let bytes = text.as_bytes();
-    let mut chars = text.char_indices().peekable();
     let mut ci: u32 = 0;
-    while let Some((b, c)) = chars.next() {
-        // An ASCII character followed by another ASCII byte is a chunk of its own.
-        if c.is_ascii() && bytes.get(b + 1).is_none_or(|n| n.is_ascii()) {
-            st.push(ASCII_TOKEN[c as usize] as char, [ci, ci + 1]);
-            ci += 1;
+    let mut b = 0;
+    while b < bytes.len() {
+        // A run of ASCII bytes, less its last byte when a non-ASCII character follows (which
+        // may be a combining mark belonging to it), goes through the byte loop.
+        let mut e = b;
+        while e < bytes.len() && bytes[e].is_ascii() {
+            e += 1;
+        }
+        if e < bytes.len() && e > b {
+            e -= 1;
+        }
+        if e > b {
+            st.ascii_run(&bytes[b..e], ci);
+            ci += (e - b) as u32;
+            b = e;
             continue;
         }
+        // One chunk: a character and the combining characters after it.
+        let Some(c) = text[b..].chars().next() else {
+            break;
+        };
         let start_ci = ci;
         ci += 1;
         let mut end_b = b + c.len_utf8();
-        while let Some(&(_, n)) = chars.peek() {
+        while let Some(n) = text[end_b..].chars().next() {
             if !continues_chunk(n) {
                 break;
             }
-            chars.next();
             end_b += n.len_utf8();
             ci += 1;
         }
@@ -146,6 +158,7 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
                 }
             }
         }
+        b = end_b;
     }
     st.end(ci);
 }
@@ -153,18 +166,22 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
 fn normalise_ascii(bytes: &[u8], out: &mut String, map: Option<&mut Vec<CharRange>>) {
     // All-ASCII text is already NFKC and lower-cases byte for byte: one table lookup a byte.
     let mut buf = std::mem::take(out).into_bytes();
+    buf.reserve(bytes.len() + 2);
     buf.push(b' ');
     match map {
         None => {
+            let mut in_token = false;
             for &b in bytes {
                 let t = ASCII_TOKEN[b as usize];
                 if t != 0 {
                     buf.push(t);
-                } else if buf.last() != Some(&b' ') {
+                    in_token = true;
+                } else if in_token {
                     buf.push(b' ');
+                    in_token = false;
                 }
             }
-            if buf.last() != Some(&b' ') {
+            if in_token {
                 buf.push(b' ');
             }
         }
@@ -215,6 +232,37 @@ impl Stream<'_> {
     #[inline]
     fn space(&mut self, range: CharRange) {
         self.emit(' ', [range[0], range[0]]);
+    }
+
+    /// A run of ASCII bytes starting at original char `ci`.
+    fn ascii_run(&mut self, run: &[u8], ci: u32) {
+        if self.map.is_some() {
+            for (k, &b) in run.iter().enumerate() {
+                let i = ci + k as u32;
+                self.push(ASCII_TOKEN[b as usize] as char, [i, i + 1]);
+            }
+            return;
+        }
+        self.out.reserve(run.len() + 1);
+        for &b in run {
+            let t = ASCII_TOKEN[b as usize];
+            if t == 0 {
+                if self.in_token {
+                    self.out.push(' ');
+                    self.in_token = false;
+                    self.script = None;
+                }
+                continue;
+            }
+            if t.is_ascii_alphabetic() {
+                if self.in_token && self.script.is_some_and(|s| s != Script::Latin) {
+                    self.out.push(' ');
+                }
+                self.script = Some(Script::Latin);
+            }
+            self.in_token = true;
+            self.out.push(t as char);
+        }
     }
 
     /// An ASCII byte already classified: `'\0'` is a separator.
