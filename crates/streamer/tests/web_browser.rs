@@ -107,6 +107,7 @@ async fn shots(c: &Client, name: &str) {
             .unwrap_or(900)
             .clamp(600, 4000);
         c.set_window_size(width, h as u32).await.unwrap();
+        c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
         let png = c.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(artifacts().join(format!("{name}-{width}.png")), png).unwrap();

@@ -374,3 +374,40 @@ fn streamer_run_serves_the_dashboard_and_reloads_rules_when_suppressions_change(
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn health_shows_each_live_source_without_its_secrets() {
+    let env = Env::new("");
+    env.replay(&[demo_stream()]);
+    {
+        let conn = env.conn();
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS source_state (
+                 source TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO source_state (source, state, updated_at) VALUES (?1, ?2, ?3)",
+            [
+                "mastodon:infosec.exchange",
+                r#"{"name":"mastodon:infosec.exchange","connected":true,"lag_ms":2500,
+                    "posts":1234,"reconnects":2,"posts_per_sec":41.5,"running":true,
+                    "access_token":"s3cr3t-should-not-show","last_error":"<b>timeout</b>"}"#,
+                "2026-12-03T10:00:00Z",
+            ],
+        )
+        .unwrap();
+    }
+    let server = Server::start(&env, &[]);
+    let page = http(&server.addr, "GET", "/health", &[], "");
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains("mastodon:infosec.exchange"));
+    assert!(body.contains(">connected<"), "state column");
+    assert!(body.contains(">2.5 s<"), "lag");
+    assert!(body.contains(">41.50<"), "posts/s");
+    assert!(body.contains("&lt;b&gt;timeout&lt;/b&gt;"), "escaped error");
+    assert!(!body.contains("s3cr3t"), "secrets are never rendered");
+    // The outbox per sink.
+    assert!(body.contains("<td>jsonl</td>"));
+}

@@ -754,9 +754,56 @@ pub(crate) fn outbox_stats(conn: &Connection) -> rusqlite::Result<Vec<OutboxStat
     v
 }
 
+/// One live source's last reported state (the JSON `streamer run` writes to `source_state`),
+/// with keys that may hold secrets removed.
+pub(crate) struct SourceRow {
+    pub source: String,
+    pub updated_at: String,
+    pub state: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The live sources' states, when the database has the `source_state` table.
+pub(crate) fn source_states(conn: &Connection) -> rusqlite::Result<Option<Vec<SourceRow>>> {
+    if !table_exists(conn, "source_state")? {
+        return Ok(None);
+    }
+    let Some(table) = generic_table(conn, "source_state")? else {
+        return Ok(None);
+    };
+    let col = |name: &str| table.columns.iter().position(|c| c == name);
+    let (Some(source), Some(state)) = (col("source"), col("state")) else {
+        return Ok(None);
+    };
+    let updated = col("updated_at");
+    let rows = table
+        .rows
+        .iter()
+        .map(|r| {
+            let mut map = match serde_json::from_str::<serde_json::Value>(&r[state]) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => {
+                    let mut m = serde_json::Map::new();
+                    m.insert("state".into(), r[state].clone().into());
+                    m
+                }
+            };
+            map.retain(|k, _| !secret_column(k));
+            SourceRow {
+                source: r[source].clone(),
+                updated_at: updated.map(|u| r[u].clone()).unwrap_or_default(),
+                state: map,
+            }
+        })
+        .collect();
+    Ok(Some(rows))
+}
+
 /// Source health: the `source_state` table when live sources keep one, and the cursors.
 pub(crate) struct Health {
-    pub sources: Option<GenericTable>,
+    /// `None` when the database has no `source_state` table; a generic table when it has one
+    /// that is not `(source, state JSON, updated_at)`.
+    pub sources: Option<Vec<SourceRow>>,
+    pub sources_raw: Option<GenericTable>,
     pub cursors: Vec<(String, String, String)>,
     pub outbox: Vec<OutboxStat>,
     /// Posts stored (matched) in the last five minutes, per second, per platform.
@@ -784,8 +831,15 @@ pub(crate) fn health(conn: &Connection) -> rusqlite::Result<Health> {
         conn.query_row("SELECT COUNT(*), MAX(created_at) FROM alerts", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
+    let sources = source_states(conn)?;
+    let sources_raw = if sources.is_none() {
+        generic_table(conn, "source_state")?
+    } else {
+        None
+    };
     Ok(Health {
-        sources: generic_table(conn, "source_state")?,
+        sources,
+        sources_raw,
         cursors,
         outbox: outbox_stats(conn)?,
         stored_rate,

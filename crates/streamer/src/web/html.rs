@@ -135,7 +135,7 @@ pub fn bar_chart(bars: &[(String, i64)], width: u32, height: u32) -> String {
     let bw = (width as f64 - 30.0) / n;
     let plot_h = height as f64 - 20.0;
     let mut out = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"none\" \
+        "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" \
 role=\"img\" aria-label=\"alerts per hour\">"
     );
     let _ = write!(
@@ -250,7 +250,7 @@ pub fn state_map(counts: &[(String, i64)]) -> String {
             out,
             "<a href=\"/?state={code}\"><rect class=\"tile l{level}\" x=\"{}\" y=\"{}\" width=\"{}\" \
 height=\"{}\" rx=\"3\"><title>{code}: {n}</title></rect><text x=\"{}\" y=\"{}\" \
-text-anchor=\"middle\" class=\"tile-label\">{code}</text></a>",
+text-anchor=\"middle\" class=\"tile-label l{level}\">{code}</text></a>",
             x + 1,
             y + 1,
             size - 2,

@@ -1024,8 +1024,9 @@ pub(crate) async fn health(
         h.alerts,
         esc(h.last_alert.as_deref().unwrap_or("never"))
     );
-    let sources = match &h.sources {
-        Some(t) => {
+    let sources = match (&h.sources, &h.sources_raw) {
+        (Some(rows), _) => source_table(rows, now),
+        (None, Some(t)) => {
             let mut s = String::from("<table><tr>");
             for c in &t.columns {
                 let _ = write!(s, "<th>{}</th>", esc(c));
@@ -1041,7 +1042,7 @@ pub(crate) async fn health(
             s.push_str("</table>");
             s
         }
-        None => "<p class=\"dim\">Live sources report no state in this database; their cursors follow.</p>".into(),
+        (None, None) => "<p class=\"dim\">Live sources report no state in this database; their cursors follow.</p>".into(),
     };
     let mut cursors =
         String::from("<table><tr><th>Source</th><th>Cursor</th><th>Updated (lag)</th></tr>");
@@ -1100,6 +1101,85 @@ pub(crate) async fn health(
         &st.auth.csrf,
         &body,
     )))
+}
+
+/// The live sources' table: state, lag, rate, counters, last error, and anything else the
+/// source reports (secret-looking keys were already dropped).
+fn source_table(rows: &[data::SourceRow], now_ms: i64) -> String {
+    use serde_json::Value;
+    const SHOWN: &[&str] = &[
+        "name",
+        "connected",
+        "stopped",
+        "running",
+        "lag_ms",
+        "posts_per_sec",
+        "posts",
+        "reconnects",
+        "last_error",
+    ];
+    let scalar = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut s = String::from(
+        "<table class=\"sources\"><tr><th>Source</th><th>State</th><th>Lag</th><th>Posts/s</th>\
+<th>Posts</th><th>Reconnects</th><th>Last error</th><th>Other</th><th>Reported</th></tr>",
+    );
+    for r in rows {
+        let st = &r.state;
+        let flag = |k: &str| st.get(k).and_then(Value::as_bool);
+        let state = if flag("running") == Some(false) {
+            "not running"
+        } else if flag("stopped") == Some(true) {
+            "stopped"
+        } else if flag("connected") == Some(true) {
+            "connected"
+        } else if flag("connected") == Some(false) {
+            "reconnecting"
+        } else {
+            "unknown"
+        };
+        let class = match state {
+            "connected" => "ok",
+            "unknown" => "dim",
+            _ => "error",
+        };
+        let lag = st
+            .get("lag_ms")
+            .and_then(Value::as_f64)
+            .map(|ms| format!("{:.1} s", ms / 1000.0))
+            .unwrap_or_else(|| "–".into());
+        let rate = st
+            .get("posts_per_sec")
+            .and_then(Value::as_f64)
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or_else(|| "–".into());
+        let other: Vec<String> = st
+            .iter()
+            .filter(|(k, v)| !SHOWN.contains(&k.as_str()) && !v.is_object() && !v.is_array())
+            .map(|(k, v)| format!("{k}: {}", scalar(v)))
+            .collect();
+        let age = r
+            .updated_at
+            .parse::<jiff::Timestamp>()
+            .map(|t| format!(" ({} s ago)", (now_ms / 1000 - t.as_second()).max(0)))
+            .unwrap_or_default();
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"{class}\">{state}</td><td>{lag}</td><td>{rate}</td><td>{}</td>\
+<td>{}</td><td>{}</td><td class=\"dim\">{}</td><td>{}{age}</td></tr>",
+            esc(&r.source),
+            esc(&st.get("posts").map(scalar).unwrap_or_default()),
+            esc(&st.get("reconnects").map(scalar).unwrap_or_default()),
+            esc(&truncate_chars(&st.get("last_error").map(scalar).unwrap_or_default(), 200)),
+            esc(&truncate_chars(&other.join(", "), 300)),
+            esc(&r.updated_at)
+        );
+    }
+    s.push_str("</table>");
+    s
 }
 
 pub(crate) async fn metrics(State(st): State<Shared>) -> Result<Response, WebError> {
