@@ -411,3 +411,109 @@ fn health_shows_each_live_source_without_its_secrets() {
     // The outbox per sink.
     assert!(body.contains("<td>jsonl</td>"));
 }
+
+#[test]
+fn basic_auth_names_the_analyst_in_the_audit_log() {
+    let env = Env::new("[web]\nuser = \"ana\"\npassword_env = \"STREAMER_TEST_WEB_PASSWORD\"\n");
+    env.replay(&[demo_stream()]);
+    let server = Server::start(&env, &[("STREAMER_TEST_WEB_PASSWORD", "correct horse")]);
+    let anon = http(&server.addr, "GET", "/", &[], "");
+    assert_eq!(anon.status, 401);
+    assert!(anon
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic"));
+    // "ana:wrong" and "ana:correct horse", base64.
+    let wrong = http(
+        &server.addr,
+        "GET",
+        "/",
+        &[("Authorization", "Basic YW5hOndyb25n")],
+        "",
+    );
+    assert_eq!(wrong.status, 401);
+    let auth = ("Authorization", "Basic YW5hOmNvcnJlY3QgaG9yc2U=");
+    let page = http(&server.addr, "GET", "/", &[auth], "");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("correct horse"));
+    let csrf = csrf_of(&page.body);
+    let alert_id: String = env
+        .conn()
+        .query_row(
+            "SELECT alert_id FROM alerts ORDER BY rowid LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let term = http(
+        &server.addr,
+        "POST",
+        &format!("/alert/{alert_id}/feedback"),
+        &[auth],
+        &format!("csrf={csrf}&action=suppress&term=%22bug+bounty%22&reason=noise"),
+    );
+    assert_eq!(term.status, 303, "{}", term.body);
+    let who: String = env
+        .conn()
+        .query_row(
+            "SELECT who FROM audit_log WHERE action = 'suppress_term'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(who, "ana");
+}
+
+#[test]
+fn the_live_stream_applies_the_filters() {
+    let env = Env::new("");
+    env.replay(&[demo_stream()]);
+    let critical: i64 = env
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM alerts WHERE severity = 'critical'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let total: i64 = env
+        .conn()
+        .query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))
+        .unwrap();
+    assert!(critical > 0 && critical < total);
+    let server = Server::start(&env, &[]);
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        s,
+        "GET /events?severity=critical&after=0 HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut got = String::new();
+    let events = wait_for(30, "the filtered live events", || {
+        let mut buf = [0u8; 65536];
+        if let Ok(n) = s.read(&mut buf) {
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        let n = got.matches("event: alert").count() as i64;
+        (n >= critical).then_some(n)
+    });
+    assert!(got.contains("content-type: text/event-stream"), "{got}");
+    // A little longer: nothing else may follow.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let mut buf = [0u8; 65536];
+    if let Ok(n) = s.read(&mut buf) {
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(got.matches("event: alert").count() as i64, critical);
+    assert_eq!(events, critical);
+    assert_eq!(
+        got.matches("data: <article class=\"alert sev-critical")
+            .count() as i64,
+        critical,
+        "{got}"
+    );
+}

@@ -23,6 +23,8 @@ use std::sync::Mutex;
 
 /// At most this many login sessions are remembered; the oldest is forgotten first.
 const MAX_SESSIONS: usize = 1024;
+/// A login lasts a working day; then the token is asked for again.
+const SESSION_SECS: u64 = 12 * 3600;
 
 /// Resolved credentials and per-process secrets. Never rendered, never logged.
 pub(crate) struct Auth {
@@ -30,7 +32,8 @@ pub(crate) struct Auth {
     basic: Option<(String, String)>,
     /// The CSRF token of this process.
     pub csrf: String,
-    sessions: Mutex<VecDeque<(String, String)>>,
+    /// (session id, analyst name, signed in at).
+    sessions: Mutex<VecDeque<(String, String, std::time::Instant)>>,
 }
 
 /// The analyst making a request, as the audit log names them.
@@ -132,8 +135,8 @@ impl Auth {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions
             .iter()
-            .find(|(id, _)| same(id, cookie))
-            .map(|(_, who)| who.clone())
+            .find(|(id, _, at)| same(id, cookie) && at.elapsed().as_secs() < SESSION_SECS)
+            .map(|(_, who, _)| who.clone())
     }
 
     /// Checks a submitted CSRF token.
@@ -318,13 +321,13 @@ pub(crate) async fn login(
         if sessions.len() >= MAX_SESSIONS {
             sessions.pop_front();
         }
-        sessions.push_back((id.clone(), name));
+        sessions.push_back((id.clone(), name, std::time::Instant::now()));
     }
     let mut resp = Redirect::to("/").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&format!(
-            "streamer_session={id}; HttpOnly; SameSite=Strict; Path=/"
+            "streamer_session={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}"
         ))
         .map_err(|e| WebError::Internal(e.into()))?,
     );
