@@ -127,7 +127,8 @@ pub(crate) fn list_alerts(
         "SELECT a.rowid, a.alert_id, a.severity, a.created_at, a.deleted, {FP_EXPR}, a.record_json
          FROM alerts a
          WHERE (?1 IS NULL OR {rank} >= ?1)
-           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM post_rules pr WHERE pr.alert_id = a.alert_id AND pr.rule_id = ?2))
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM post_rules pr WHERE pr.platform = a.platform
+                AND pr.post_id = a.post_id AND pr.rule_id = ?2 AND pr.alert_id = a.alert_id))
            AND (?3 IS NULL OR a.platform = ?3)
            AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.record_json, '$.entities') e
                 WHERE upper(json_extract(e.value, '$.state')) = upper(?4)))
@@ -199,11 +200,11 @@ pub(crate) fn filter_options(conn: &Connection) -> rusqlite::Result<FilterOption
     };
     Ok(FilterOptions {
         rules: col("SELECT DISTINCT rule_id FROM rule_hits_hourly ORDER BY rule_id LIMIT 500")?,
-        platforms: col("SELECT DISTINCT platform FROM alerts ORDER BY platform")?,
-        states: col(
-            "SELECT DISTINCT upper(json_extract(e.value, '$.state')) s FROM alerts a,
-             json_each(a.record_json, '$.entities') e WHERE s IS NOT NULL ORDER BY s LIMIT 100",
-        )?,
+        platforms: ["x", "mastodon", "bluesky"].map(String::from).to_vec(),
+        // States targeted by the newest alerts: bounded, so the list page stays fast.
+        states: col("SELECT DISTINCT upper(json_extract(e.value, '$.state')) s
+             FROM (SELECT record_json FROM alerts ORDER BY rowid DESC LIMIT 5000) a,
+             json_each(a.record_json, '$.entities') e WHERE s IS NOT NULL ORDER BY s LIMIT 100")?,
     })
 }
 
@@ -518,12 +519,23 @@ pub(crate) fn rule_stats(
         [rule_id],
         |r| r.get(0),
     )?;
-    let last_hit = conn.query_row(
-        "SELECT MAX(a.created_at) FROM post_rules pr JOIN alerts a ON a.alert_id = pr.alert_id
-         WHERE pr.rule_id = ?1",
+    // The newest hour with hits bounds the search to that hour's alerts (alerts_created
+    // index), each checked against post_rules by its primary key.
+    let last_hour: Option<String> = conn.query_row(
+        "SELECT MAX(hour) FROM rule_hits_hourly WHERE rule_id = ?1",
         [rule_id],
         |r| r.get(0),
     )?;
+    let last_hit = match last_hour {
+        Some(hour) => conn.query_row(
+            "SELECT MAX(a.created_at) FROM alerts a WHERE a.created_at >= ?2
+               AND EXISTS (SELECT 1 FROM post_rules pr WHERE pr.platform = a.platform
+                   AND pr.post_id = a.post_id AND pr.rule_id = ?1 AND pr.alert_id = a.alert_id)",
+            params![rule_id, hour],
+            |r| r.get(0),
+        )?,
+        None => None,
+    };
     Ok(RuleStats {
         hourly,
         total,
@@ -571,6 +583,16 @@ pub(crate) fn analytics(conn: &Connection) -> rusqlite::Result<Analytics> {
     let total: i64 = conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))?;
     let newest: Option<String> =
         conn.query_row("SELECT MAX(created_at) FROM alerts", [], |r| r.get(0))?;
+    // Top lists cover the 30 days up to the newest alert: what analysts work on, and bounded.
+    let since = newest
+        .as_deref()
+        .and_then(|n| n.parse::<jiff::Timestamp>().ok())
+        .map(|t| {
+            (t - jiff::SignedDuration::from_hours(24 * 30))
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        })
+        .unwrap_or_default();
     let mut volume = Vec::new();
     if let Some(ts) = newest
         .as_deref()
@@ -625,35 +647,40 @@ pub(crate) fn analytics(conn: &Connection) -> rusqlite::Result<Analytics> {
     let mut stmt = conn.prepare_cached(
         "SELECT json_extract(e.value, '$.domain') d, COALESCE(json_extract(e.value, '$.name'), ''),
                 json_extract(e.value, '$.state'), COUNT(DISTINCT a.alert_id) n
-         FROM alerts a, json_each(a.record_json, '$.entities') e
+         FROM (SELECT alert_id, record_json FROM alerts WHERE created_at >= ?1) a, json_each(a.record_json, '$.entities') e
          WHERE d IS NOT NULL GROUP BY d ORDER BY n DESC, d LIMIT 15",
     )?;
     let entities = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([&since], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(
         "SELECT upper(json_extract(e.value, '$.state')) s, COUNT(DISTINCT a.alert_id) n
-         FROM alerts a, json_each(a.record_json, '$.entities') e
+         FROM (SELECT alert_id, record_json FROM alerts WHERE created_at >= ?1) a, json_each(a.record_json, '$.entities') e
          WHERE s IS NOT NULL GROUP BY s ORDER BY n DESC, s",
     )?;
     let states = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([&since], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(
         "SELECT k.key, v.value, COUNT(DISTINCT a.alert_id) n
-         FROM alerts a, json_each(a.record_json, '$.iocs') k, json_each(k.value) v
+         FROM (SELECT alert_id, record_json FROM alerts WHERE created_at >= ?1) a, json_each(a.record_json, '$.iocs') k, json_each(k.value) v
          GROUP BY k.key, v.value ORDER BY n DESC, v.value LIMIT 20",
     )?;
     let iocs = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([&since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(
-        "SELECT a.platform, a.author_id, ac.handle, COUNT(*) n FROM alerts a
+        "SELECT a.platform, a.author_id, ac.handle, COUNT(*) n
+         FROM (SELECT platform, author_id FROM alerts WHERE created_at >= ?1) a
          LEFT JOIN actors ac ON ac.platform = a.platform AND ac.author_id = a.author_id
          GROUP BY a.platform, a.author_id ORDER BY n DESC LIMIT 15",
     )?;
     let actors = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([&since], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Analytics {
         volume,

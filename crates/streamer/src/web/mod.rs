@@ -53,7 +53,13 @@ pub(crate) struct AppState {
     latest: tokio::sync::watch::Receiver<i64>,
     /// Set when the server should stop (live streams end so shutdown is not held up).
     stop: tokio::sync::watch::Receiver<bool>,
+    /// The analytics page scans every recent alert's JSON; it is computed at most once per
+    /// [`ANALYTICS_TTL`] and shared.
+    analytics: Mutex<Option<(std::time::Instant, Arc<data::Analytics>)>>,
 }
+
+/// How long a computed analytics page is reused.
+const ANALYTICS_TTL: Duration = Duration::from_secs(30);
 
 type Shared = Arc<AppState>;
 
@@ -221,6 +227,7 @@ pub fn start(config: &Config, bind: Option<SocketAddr>) -> Result<WebServer> {
         auth,
         latest: latest_rx,
         stop: stop_rx.clone(),
+        analytics: Mutex::new(None),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

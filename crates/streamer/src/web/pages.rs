@@ -787,7 +787,22 @@ pub(crate) async fn analytics(
     State(st): State<Shared>,
     Extension(Who(who)): Extension<Who>,
 ) -> Result<Html<String>, WebError> {
-    let an = db(&st, |c| Ok(data::analytics(c)?)).await?;
+    let cached = st
+        .analytics
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(at, _)| at.elapsed() < super::ANALYTICS_TTL)
+        .map(|(_, a)| a.clone());
+    let an = match cached {
+        Some(an) => an,
+        None => {
+            let an = std::sync::Arc::new(db(&st, |c| Ok(data::analytics(c)?)).await?);
+            *st.analytics.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((std::time::Instant::now(), an.clone()));
+            an
+        }
+    };
     let mut body = format!(
         "<h1>Analytics</h1><p class=\"dim\">{} alerts stored.</p>",
         an.total
@@ -825,7 +840,9 @@ pub(crate) async fn analytics(
         s
     };
     body.push_str(&section("Surges", "surges", &surges));
-    body.push_str("<div class=\"grid2\">");
+    body.push_str(
+        "<p class=\"dim\">The lists below cover the 30 days up to the newest alert (refreshed every 30 s).</p><div class=\"grid2\">",
+    );
     let mut states = html::state_map(&an.states);
     states.push_str("<table><tr><th>State</th><th>Alerts</th></tr>");
     for (s, n) in &an.states {
