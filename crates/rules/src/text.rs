@@ -165,24 +165,23 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
 
 fn normalise_ascii(bytes: &[u8], out: &mut String, map: Option<&mut Vec<CharRange>>) {
     // All-ASCII text is already NFKC and lower-cases byte for byte: one table lookup a byte.
-    let mut buf = std::mem::take(out).into_bytes();
-    buf.reserve(bytes.len() + 2);
-    buf.push(b' ');
+    out.reserve(bytes.len() + 2);
+    out.push(' ');
+    let mut in_token = false;
     match map {
         None => {
-            let mut in_token = false;
             for &b in bytes {
                 let t = ASCII_TOKEN[b as usize];
                 if t != 0 {
-                    buf.push(t);
+                    out.push(t as char);
                     in_token = true;
                 } else if in_token {
-                    buf.push(b' ');
+                    out.push(' ');
                     in_token = false;
                 }
             }
             if in_token {
-                buf.push(b' ');
+                out.push(' ');
             }
         }
         Some(m) => {
@@ -191,22 +190,22 @@ fn normalise_ascii(bytes: &[u8], out: &mut String, map: Option<&mut Vec<CharRang
                 let i = i as u32;
                 let t = ASCII_TOKEN[b as usize];
                 if t != 0 {
-                    buf.push(t);
+                    out.push(t as char);
                     m.push([i, i + 1]);
-                } else if buf.last() != Some(&b' ') {
-                    buf.push(b' ');
+                    in_token = true;
+                } else if in_token {
+                    out.push(' ');
                     m.push([i, i]);
+                    in_token = false;
                 }
             }
-            if buf.last() != Some(&b' ') {
-                buf.push(b' ');
+            if in_token {
+                out.push(' ');
                 let n = bytes.len() as u32;
                 m.push([n, n]);
             }
         }
     }
-    // Only ASCII bytes were pushed, so this cannot fail; fall back to an empty stream anyway.
-    *out = String::from_utf8(buf).unwrap_or_default();
 }
 
 /// The writer behind [`normalise`] for text that is not all ASCII.

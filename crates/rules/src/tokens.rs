@@ -132,16 +132,16 @@ impl TokenIndex {
         let b = stream.as_bytes();
         toks.clear();
         hashes.clear();
-        let mut start = None;
-        for (i, &c) in b.iter().enumerate() {
-            if c == b' ' {
-                if let Some(s) = start.take() {
-                    toks.push((s as u32, i as u32));
-                    hashes.push(hash_token(&b[s..i]));
+        // The stream is " tok tok ... tok ": tokens lie between consecutive spaces.
+        let mut prev = None;
+        for sp in memchr::memchr_iter(b' ', b) {
+            if let Some(p) = prev {
+                if sp > p + 1 {
+                    toks.push(((p + 1) as u32, sp as u32));
+                    hashes.push(hash_token(&b[p + 1..sp]));
                 }
-            } else if start.is_none() {
-                start = Some(i);
             }
+            prev = Some(sp);
         }
         for i in 0..toks.len() {
             let h = hashes[i];
