@@ -13,6 +13,7 @@
 pub mod alert;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod progress;

@@ -340,6 +340,19 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
             Event::Ignored(_) => ignored += 1,
         }
     }
+    let counters = crate::metrics::global().source(&origin.name);
+    for (c, n) in [
+        (
+            &counters.lines,
+            (batch.lines.len() + batch.oversized.len()) as u64,
+        ),
+        (&counters.posts, posts),
+        (&counters.bad_lines, bad),
+        (&counters.notices, notices),
+        (&counters.matched, matched),
+    ] {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
     Stats::add(&stats.posts, posts);
     Stats::add(&stats.bad, bad);
     Stats::add(&stats.matched, matched);
@@ -356,8 +369,12 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
 
 /// Enriches and matches one post; `None` when no rule matches.
 fn match_post(post: Post, raw: &[u8], edit: bool, rules: &RuleSet) -> Option<Matched> {
+    let started = std::time::Instant::now();
     let enrichment = streamer_ioc::enrich(&post);
     let hits = rules.matches(&post, &enrichment);
+    crate::metrics::global()
+        .match_latency
+        .observe_ns(started.elapsed().as_nanos() as u64);
     if hits.is_empty() {
         return None;
     }

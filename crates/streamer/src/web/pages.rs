@@ -1200,7 +1200,9 @@ fn source_table(rows: &[data::SourceRow], now_ms: i64) -> String {
 }
 
 pub(crate) async fn metrics(State(st): State<Shared>) -> Result<Response, WebError> {
-    let text = db(&st, |c| Ok(data::metrics(c)?)).await?;
+    let mut text = db(&st, |c| Ok(data::metrics(c)?)).await?;
+    // The live pipeline's counters (empty under `streamer serve`, which runs no pipeline).
+    text.push_str(&crate::metrics::global().render());
     Ok((
         [(
             header::CONTENT_TYPE,
