@@ -19,6 +19,9 @@ pub struct SourceCounters {
     pub matched: AtomicU64,
 }
 
+/// Picks one counter of a source, for rendering.
+type CounterOf = fn(&SourceCounters) -> &AtomicU64;
+
 /// Upper bounds of the match-latency buckets, in microseconds.
 const BUCKETS_US: [u64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 50_000];
 
@@ -68,7 +71,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let map = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let series: [(&str, &str, fn(&SourceCounters) -> &AtomicU64); 5] = [
+        let series: [(&str, &str, CounterOf); 5] = [
             ("streamer_lines_total", "Lines read per source.", |c| {
                 &c.lines
             }),
