@@ -382,11 +382,11 @@ fn alert_test(config: &Config) -> Result<()> {
         iocs: Default::default(),
         entities: vec![],
     };
-    let delivery = crate::render::Delivery {
+    let delivery = crate::render::Message::Alert(crate::render::Delivery {
         primary: record,
         merged: vec![],
         followup: false,
-    };
+    });
     let mut failed = 0;
     for mut sink in crate::build_sinks(config)? {
         match sink.deliver(&delivery) {
@@ -418,6 +418,27 @@ fn status(config: &Config) -> Result<()> {
             "sink {}: {} delivered, {} pending, {} failed",
             sink.name, c.delivered, c.pending, c.failed
         );
+        // The newest errors, so a failing sink says why without reading logs.
+        let mut stmt = storage.conn().prepare(
+            "SELECT state, alert_id, attempts, last_error FROM outbox
+             WHERE sink = ?1 AND last_error IS NOT NULL AND state != 'delivered'
+             ORDER BY seq DESC LIMIT 3",
+        )?;
+        let rows = stmt.query_map([&sink.name], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (state, id, attempts, error) = row?;
+            println!(
+                "  {state} {id} after {attempts} attempt(s): {}",
+                crate::render::truncate_chars(&crate::render::one_line(&error), 200)
+            );
+        }
     }
     let mut stmt = storage
         .conn()

@@ -160,7 +160,44 @@ pub struct SinkConfig {
     pub name: String,
     /// Only alerts at or above this severity reach the sink.
     pub min_severity: Severity,
+    /// Only alerts at or below this severity reach the sink: with `min_severity` this routes
+    /// by severity (critical to an immediate sink, low to an hourly digest).
+    pub max_severity: Severity,
     pub kind: SinkKind,
+    /// Retries, timeouts and noise control.
+    pub delivery: DeliverySettings,
+    /// Overrides `alerts.defang` for this sink (e.g. a SIEM that wants live indicators).
+    pub defang: Option<bool>,
+    /// Whether operator notices (source down, no posts, start, stop) go to this sink too.
+    pub notices: bool,
+}
+
+/// How one sink retries and paces its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// First retry delay in milliseconds; it doubles per attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    /// The cap of the retry delay.
+    pub retry_max_ms: u64,
+    /// Network timeout of one delivery attempt.
+    pub timeout_ms: u64,
+    /// At most this many messages per minute; alerts beyond it are summarised in one message
+    /// when the cap allows the next one (none are dropped).
+    pub rate_per_minute: Option<u32>,
+    /// Digest mode: one message every N minutes summarising the alerts since the last one.
+    pub digest_minutes: Option<u32>,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            retry_base_ms: 1000,
+            retry_max_ms: 300_000,
+            timeout_ms: 30_000,
+            rate_per_minute: None,
+            digest_minutes: None,
+        }
+    }
 }
 
 /// What a sink is and where it delivers.
@@ -178,6 +215,10 @@ pub enum SinkKind {
     },
     /// Email over SMTP.
     Email(EmailConfig),
+    /// An HTTP POST per message: the alert record as JSON, or a Slack / Teams message.
+    Webhook(WebhookConfig),
+    /// RFC 5424 syslog (plain or CEF) over UDP, TCP or TLS, for SIEMs.
+    Syslog(SyslogConfig),
 }
 
 /// SMTP delivery settings.
@@ -186,9 +227,21 @@ pub struct EmailConfig {
     pub smtp_url: String,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
+    /// The password, or with `auth = "xoauth2"` the OAuth 2 access token.
     pub password: Option<Secret>,
+    /// Force one SASL mechanism (default: whatever the server offers of PLAIN and LOGIN).
+    pub auth: Option<SmtpAuth>,
     pub from: String,
     pub to: Vec<String>,
+}
+
+/// SMTP AUTH mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpAuth {
+    Plain,
+    Login,
+    /// OAuth 2 bearer token (Gmail, Microsoft 365); the secret is the access token.
+    Xoauth2,
 }
 
 /// How SMTP uses TLS.
@@ -199,10 +252,66 @@ pub enum TlsMode {
     None,
 }
 
+/// Webhook delivery settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Key of the `X-Streamer-Signature: sha256=HEX` HMAC of the body, when set.
+    pub secret: Option<Secret>,
+    pub preset: WebhookPreset,
+    /// Extra request headers (e.g. an API key header for a SIEM's HTTP collector).
+    pub headers: Vec<(String, String)>,
+}
+
+/// The body format of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookPreset {
+    /// `{"type": "alert", "alert": RECORD, ...}`: the alert record of DESIGN.md.
+    Json,
+    /// A Slack incoming-webhook message (`text` + `blocks`).
+    Slack,
+    /// A Microsoft Teams message with an Adaptive Card.
+    Teams,
+}
+
+/// Syslog delivery settings.
+#[derive(Debug, Clone)]
+pub struct SyslogConfig {
+    /// `host:port` of the collector.
+    pub address: String,
+    pub transport: SyslogTransport,
+    pub ca_file: Option<PathBuf>,
+    pub format: SyslogFormat,
+    pub app_name: String,
+}
+
+/// How syslog messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogTransport {
+    /// One datagram per message (RFC 5426).
+    Udp,
+    /// Octet-counted frames over TCP (RFC 6587).
+    Tcp,
+    /// Octet-counted frames over TLS (RFC 5425).
+    Tls,
+}
+
+/// What a syslog message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogFormat {
+    /// RFC 5424 with structured data and a short message.
+    Rfc5424,
+    /// RFC 5424 whose message is an ArcSight CEF event.
+    Cef,
+}
+
 impl SinkConfig {
     /// Sinks that notify people merge identical alerts and defang what they show.
     pub fn notifies_people(&self) -> bool {
-        matches!(self.kind, SinkKind::Eml { .. } | SinkKind::Email(_))
+        matches!(
+            self.kind,
+            SinkKind::Eml { .. } | SinkKind::Email(_) | SinkKind::Webhook(_)
+        )
     }
 }
 
@@ -334,6 +443,24 @@ struct RawSink {
     password_file: Option<PathBuf>,
     from: Option<String>,
     to: Option<Vec<String>>,
+    auth: Option<String>,
+    max_severity: Option<String>,
+    retry_base_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    timeout_secs: Option<u64>,
+    rate_per_minute: Option<u32>,
+    digest_minutes: Option<u32>,
+    defang: Option<bool>,
+    notices: Option<bool>,
+    url: Option<String>,
+    secret_env: Option<String>,
+    secret_file: Option<PathBuf>,
+    preset: Option<String>,
+    headers: Option<std::collections::BTreeMap<String, String>>,
+    address: Option<String>,
+    transport: Option<String>,
+    format: Option<String>,
+    app_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -612,7 +739,12 @@ impl Config {
                         fix(ca)
                     }
                 }
-                SinkKind::Terminal => {}
+                SinkKind::Syslog(c) => {
+                    if let Some(ca) = &mut c.ca_file {
+                        fix(ca)
+                    }
+                }
+                SinkKind::Terminal | SinkKind::Webhook(_) => {}
             }
         }
     }
@@ -623,16 +755,24 @@ fn default_sinks() -> Vec<SinkConfig> {
         SinkConfig {
             name: "terminal".into(),
             min_severity: Severity::Info,
+            max_severity: Severity::Critical,
             kind: SinkKind::Terminal,
+            delivery: DeliverySettings::default(),
+            defang: None,
+            notices: true,
         },
         SinkConfig {
             name: "eml".into(),
             min_severity: Severity::Info,
+            max_severity: Severity::Critical,
             kind: SinkKind::Eml {
                 dir: PathBuf::from(DEFAULT_EML_DIR),
                 from: "streamer@localhost".into(),
                 to: vec!["analyst@localhost".into()],
             },
+            delivery: DeliverySettings::default(),
+            defang: None,
+            notices: true,
         },
     ]
 }
@@ -825,6 +965,16 @@ fn validate_sink(
 ) -> Option<SinkConfig> {
     let min_severity =
         parse_severity(r.min_severity.as_deref(), line, problems).unwrap_or(Severity::Info);
+    let max_severity =
+        parse_severity(r.max_severity.as_deref(), line, problems).unwrap_or(Severity::Critical);
+    if max_severity < min_severity {
+        problems.push(ConfigProblem {
+            line,
+            message: format!(
+                "`max_severity` ({max_severity}) is below `min_severity` ({min_severity}): the sink would get nothing"
+            ),
+        });
+    }
     let name = r.name.clone().unwrap_or_else(|| {
         let n = earlier
             .iter()
@@ -842,15 +992,66 @@ fn validate_sink(
             message: format!("two sinks are named {name:?}: give each a unique `name`"),
         });
     }
+    let kind_name = r.kind.clone();
     let need = |key: &str, v: Option<String>, problems: &mut Vec<ConfigProblem>| {
         if v.is_none() {
             problems.push(ConfigProblem {
                 line,
-                message: format!("sink kind = \"{}\" needs `{key}`", r.kind),
+                message: format!("sink kind = \"{kind_name}\" needs `{key}`"),
             });
         }
         v
     };
+    let bad_value = |key: &str, v: &str, allowed: &str, problems: &mut Vec<ConfigProblem>| {
+        problems.push(ConfigProblem {
+            line,
+            message: format!("`{key}` = {v:?} is not one of {allowed}"),
+        });
+    };
+    // Keys that belong to one kind only: setting one on another kind is a mistake worth naming.
+    let email_keys = [
+        ("smtp_url", r.smtp_url.is_some()),
+        ("tls", r.tls.is_some()),
+        ("password_env", r.password_env.is_some()),
+        ("password_file", r.password_file.is_some()),
+        ("auth", r.auth.is_some()),
+    ];
+    let webhook_keys = [
+        ("url", r.url.is_some()),
+        ("secret_env", r.secret_env.is_some()),
+        ("secret_file", r.secret_file.is_some()),
+        ("preset", r.preset.is_some()),
+        ("headers", r.headers.is_some()),
+    ];
+    let syslog_keys = [
+        ("address", r.address.is_some()),
+        ("transport", r.transport.is_some()),
+        ("format", r.format.is_some()),
+        ("app_name", r.app_name.is_some()),
+    ];
+    let mail_keys = [("from", r.from.is_some()), ("to", r.to.is_some())];
+    let kind_checks: &[(&str, &[(&str, bool)])] = &[
+        ("email", &email_keys),
+        ("webhook", &webhook_keys),
+        ("syslog", &syslog_keys),
+    ];
+    for (k, keys) in kind_checks {
+        if r.kind != *k {
+            reject_keys(&r.kind, line, keys, problems);
+        }
+    }
+    if !matches!(r.kind.as_str(), "email" | "eml") {
+        reject_keys(&r.kind, line, &mail_keys, problems);
+    }
+    if !matches!(r.kind.as_str(), "email" | "syslog") {
+        reject_keys(&r.kind, line, &[("ca_file", r.ca_file.is_some())], problems);
+    }
+    if r.kind != "jsonl" {
+        reject_keys(&r.kind, line, &[("path", r.path.is_some())], problems);
+    }
+    if r.kind != "eml" {
+        reject_keys(&r.kind, line, &[("dir", r.dir.is_some())], problems);
+    }
     let kind = match r.kind.as_str() {
         "terminal" => SinkKind::Terminal,
         "jsonl" => SinkKind::Jsonl {
@@ -881,16 +1082,29 @@ fn validate_sink(
                 "opportunistic" => TlsMode::Opportunistic,
                 "none" => TlsMode::None,
                 other => {
-                    problems.push(ConfigProblem {
-                        line,
-                        message: format!(
-                            "tls = {other:?} is not one of required, opportunistic, none"
-                        ),
-                    });
+                    bad_value("tls", other, "required, opportunistic, none", problems);
                     TlsMode::Required
                 }
             };
+            let auth = match r.auth.as_deref() {
+                None => None,
+                Some("plain") => Some(SmtpAuth::Plain),
+                Some("login") => Some(SmtpAuth::Login),
+                Some("xoauth2") => Some(SmtpAuth::Xoauth2),
+                Some(other) => {
+                    bad_value("auth", other, "plain, login, xoauth2", problems);
+                    None
+                }
+            };
             let smtp_url = need("smtp_url", r.smtp_url.clone(), problems)?;
+            if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!(
+                        "`smtp_url` = {smtp_url:?} must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)"
+                    ),
+                });
+            }
             let from = need("from", r.from.clone(), problems)?;
             let to = r.to.clone().unwrap_or_default();
             if to.is_empty() {
@@ -905,24 +1119,146 @@ fn validate_sink(
                 tls,
                 ca_file: r.ca_file.clone(),
                 password: Secret::from_pair(r.password_env.clone(), r.password_file.clone()),
+                auth,
                 from,
                 to,
+            })
+        }
+        "webhook" => {
+            let url = need("url", r.url.clone(), problems)?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!("`url` = {url:?} must start with http:// or https://"),
+                });
+            }
+            let preset = match r.preset.as_deref().unwrap_or("json") {
+                "json" => WebhookPreset::Json,
+                "slack" => WebhookPreset::Slack,
+                "teams" => WebhookPreset::Teams,
+                other => {
+                    bad_value("preset", other, "json, slack, teams", problems);
+                    WebhookPreset::Json
+                }
+            };
+            let headers: Vec<(String, String)> =
+                r.headers.clone().unwrap_or_default().into_iter().collect();
+            for (k, v) in &headers {
+                let token = !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !token || v.chars().any(|c| c.is_control()) {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: format!("`headers`: {k:?} is not a valid header name and value"),
+                    });
+                }
+            }
+            SinkKind::Webhook(WebhookConfig {
+                url,
+                secret: Secret::from_pair(r.secret_env.clone(), r.secret_file.clone()),
+                preset,
+                headers,
+            })
+        }
+        "syslog" => {
+            let address = need("address", r.address.clone(), problems)?;
+            if address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!("`address` = {address:?} needs a port (host:port)"),
+                });
+            }
+            let transport = match r.transport.as_deref().unwrap_or("udp") {
+                "udp" => SyslogTransport::Udp,
+                "tcp" => SyslogTransport::Tcp,
+                "tls" => SyslogTransport::Tls,
+                other => {
+                    bad_value("transport", other, "udp, tcp, tls", problems);
+                    SyslogTransport::Udp
+                }
+            };
+            let format = match r.format.as_deref().unwrap_or("rfc5424") {
+                "rfc5424" => SyslogFormat::Rfc5424,
+                "cef" => SyslogFormat::Cef,
+                other => {
+                    bad_value("format", other, "rfc5424, cef", problems);
+                    SyslogFormat::Rfc5424
+                }
+            };
+            let app_name = r.app_name.clone().unwrap_or_else(|| "streamer".into());
+            if app_name.is_empty()
+                || app_name.len() > 48
+                || !app_name.bytes().all(|b| (33..=126).contains(&b))
+            {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!(
+                        "`app_name` = {app_name:?} must be 1 to 48 printable ASCII characters without spaces"
+                    ),
+                });
+            }
+            SinkKind::Syslog(SyslogConfig {
+                address,
+                transport,
+                ca_file: r.ca_file.clone(),
+                format,
+                app_name,
             })
         }
         other => {
             problems.push(ConfigProblem {
                 line,
                 message: format!(
-                    "unknown sink kind {other:?} (expected terminal, jsonl, eml or email)"
+                    "unknown sink kind {other:?} (expected terminal, jsonl, eml, email, webhook or syslog)"
                 ),
             });
             return None;
         }
     };
+    let defaults = DeliverySettings::default();
+    let delivery = DeliverySettings {
+        retry_base_ms: r.retry_base_ms.unwrap_or(defaults.retry_base_ms).max(1),
+        retry_max_ms: r.retry_max_ms.unwrap_or(defaults.retry_max_ms).max(1),
+        timeout_ms: r
+            .timeout_secs
+            .map(|s| s.saturating_mul(1000))
+            .unwrap_or(defaults.timeout_ms)
+            .max(1000),
+        rate_per_minute: r.rate_per_minute,
+        digest_minutes: r.digest_minutes,
+    };
+    for (key, v) in [
+        ("rate_per_minute", r.rate_per_minute),
+        ("digest_minutes", r.digest_minutes),
+    ] {
+        if v == Some(0) {
+            problems.push(ConfigProblem {
+                line,
+                message: format!("`{key}` must be at least 1 (leave it out to turn it off)"),
+            });
+        }
+    }
+    if delivery.digest_minutes.is_some() && matches!(kind, SinkKind::Jsonl { .. }) {
+        problems.push(ConfigProblem {
+            line,
+            message: "`digest_minutes` does not apply to kind = \"jsonl\" (it writes every alert)"
+                .into(),
+        });
+    }
     Some(SinkConfig {
         name,
         min_severity,
+        max_severity,
+        // The jsonl sink is the alert-record contract: one record per line, no notices.
+        notices: r.notices.unwrap_or(!matches!(kind, SinkKind::Jsonl { .. })),
         kind,
+        delivery,
+        defang: r.defang,
     })
 }
 

@@ -83,7 +83,9 @@ pub fn outbox_sinks(config: &Config) -> Vec<storage::OutboxSink> {
         .map(|s| storage::OutboxSink {
             name: s.name.clone(),
             min_severity: s.min_severity,
+            max_severity: s.max_severity,
             merges: s.notifies_people(),
+            notices: s.notices,
         })
         .collect()
 }

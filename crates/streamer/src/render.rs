@@ -648,6 +648,344 @@ pub fn terminal_block(d: &Delivery, opts: &RenderOptions) -> String {
     s
 }
 
+/// What a sink delivers: one alert (possibly standing for identical ones), a summary of
+/// several, or an operator notice.
+// Messages are built one at a time and moved rarely: boxing the alert would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Message {
+    Alert(Delivery),
+    Digest(Digest),
+    Notice(Notice),
+}
+
+impl Message {
+    /// The idempotency key: the Message-ID of the email, the `id` of webhook and syslog
+    /// payloads. The same outbox row always gives the same key, so a re-delivery after a crash
+    /// can be recognised as a duplicate.
+    pub fn key(&self) -> String {
+        match self {
+            Message::Alert(d) => format!(
+                "{}{}",
+                d.primary.alert_id,
+                if d.followup { ".followup" } else { "" }
+            ),
+            Message::Digest(g) => {
+                use sha2::{Digest as _, Sha256};
+                let mut h = Sha256::new();
+                for d in &g.items {
+                    h.update(d.primary.alert_id.as_bytes());
+                    h.update([u8::from(d.followup)]);
+                }
+                let hex: String = h.finalize()[..12]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("digest-{hex}")
+            }
+            Message::Notice(n) => format!(
+                "notice-{}-{}",
+                n.id,
+                one_line(&n.created_at).replace(':', "")
+            ),
+        }
+    }
+
+    /// The highest severity the message carries (notices: by kind).
+    pub fn severity(&self) -> streamer_model::Severity {
+        use streamer_model::Severity;
+        match self {
+            Message::Alert(d) => d.primary.severity(),
+            Message::Digest(g) => g
+                .items
+                .iter()
+                .map(|d| d.primary.severity())
+                .max()
+                .unwrap_or(Severity::Info),
+            Message::Notice(n) => n.kind.severity(),
+        }
+    }
+
+    /// The alert ids the message covers (notices: none).
+    pub fn alert_ids(&self) -> Vec<&str> {
+        match self {
+            Message::Alert(d) => std::iter::once(&d.primary)
+                .chain(&d.merged)
+                .map(|r| r.alert_id.as_str())
+                .collect(),
+            Message::Digest(g) => g
+                .items
+                .iter()
+                .flat_map(|d| std::iter::once(&d.primary).chain(&d.merged))
+                .map(|r| r.alert_id.as_str())
+                .collect(),
+            Message::Notice(_) => vec![],
+        }
+    }
+}
+
+/// Several alerts in one message.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub items: Vec<Delivery>,
+    pub reason: DigestReason,
+}
+
+impl Digest {
+    /// How many posts the digest stands for.
+    pub fn count(&self) -> usize {
+        self.items.iter().map(Delivery::count).sum()
+    }
+}
+
+/// Why alerts were summarised instead of sent one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestReason {
+    /// The sink's digest mode: one message every N minutes.
+    Period(u32),
+    /// More alerts than the sink's rate cap (messages per minute) allows.
+    RateCap(u32),
+}
+
+/// An operator notice: something about Streamer itself that an analyst must know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub id: i64,
+    pub kind: NoticeKind,
+    /// The source it is about (`x`, `mastodon:HOST`, `bluesky`), if any.
+    pub source: Option<String>,
+    pub message: String,
+    pub created_at: String,
+    /// Further notices of the same kind and source folded into this one.
+    pub repeats: usize,
+}
+
+/// The kinds of operator notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// A source lost its connection and is reconnecting.
+    SourceDown,
+    /// A source was refused for good (bad credentials, forbidden): it will not recover alone.
+    SourceRefused,
+    /// The dead-man's switch: no posts from a source for the configured minutes.
+    NoPosts,
+    /// A source is back after being down or silent.
+    SourceRecovered,
+    /// Streamer started.
+    Start,
+    /// Streamer stopped.
+    Stop,
+    /// Anything else worth telling the operator.
+    Other,
+}
+
+impl NoticeKind {
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::SourceDown => "source_down",
+            NoticeKind::SourceRefused => "source_refused",
+            NoticeKind::NoPosts => "no_posts",
+            NoticeKind::SourceRecovered => "source_recovered",
+            NoticeKind::Start => "start",
+            NoticeKind::Stop => "stop",
+            NoticeKind::Other => "other",
+        }
+    }
+
+    /// The inverse of [`NoticeKind::as_str`]; unknown names are `Other`.
+    pub fn parse(s: &str) -> NoticeKind {
+        match s {
+            "source_down" => NoticeKind::SourceDown,
+            "source_refused" => NoticeKind::SourceRefused,
+            "no_posts" => NoticeKind::NoPosts,
+            "source_recovered" => NoticeKind::SourceRecovered,
+            "start" => NoticeKind::Start,
+            "stop" => NoticeKind::Stop,
+            _ => NoticeKind::Other,
+        }
+    }
+
+    /// How urgent the notice is (for syslog priorities and subject tags).
+    pub fn severity(self) -> streamer_model::Severity {
+        use streamer_model::Severity;
+        match self {
+            NoticeKind::SourceRefused => Severity::Critical,
+            NoticeKind::SourceDown | NoticeKind::NoPosts => Severity::High,
+            NoticeKind::SourceRecovered | NoticeKind::Other => Severity::Medium,
+            NoticeKind::Start | NoticeKind::Stop => Severity::Info,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            NoticeKind::SourceDown => "source down",
+            NoticeKind::SourceRefused => "source refused",
+            NoticeKind::NoPosts => "no posts (dead-man's switch)",
+            NoticeKind::SourceRecovered => "source recovered",
+            NoticeKind::Start => "started",
+            NoticeKind::Stop => "stopped",
+            NoticeKind::Other => "notice",
+        }
+    }
+}
+
+/// The one-line subject of a notice: `[NOTICE] source down — x: connection reset…`.
+pub fn notice_subject(n: &Notice) -> String {
+    let mut s = format!("[NOTICE] Streamer {}", n.kind.title());
+    if let Some(src) = &n.source {
+        let _ = write!(s, " — {}", one_line(src));
+    }
+    if n.repeats > 0 {
+        let _ = write!(s, " (×{})", n.repeats + 1);
+    }
+    let _ = write!(s, ": {}", truncate_chars(&one_line(&n.message), 120));
+    truncate_chars(&s, 200)
+}
+
+/// Renders an operator notice as an email.
+pub fn render_notice(n: &Notice, opts: &RenderOptions) -> Rendered {
+    let subject = notice_subject(n);
+    let when = times(Some(&n.created_at), opts.timezone.as_deref());
+    let mut text = String::new();
+    let _ = writeln!(text, "{subject}\n");
+    let _ = writeln!(text, "{}\n", multi_line(&n.message));
+    let _ = writeln!(text, "Kind: {}", n.kind.as_str());
+    if let Some(src) = &n.source {
+        let _ = writeln!(text, "Source: {}", one_line(src));
+    }
+    let _ = writeln!(text, "At: {when}");
+    if n.repeats > 0 {
+        let _ = writeln!(text, "Repeated: {} more time(s) since", n.repeats);
+    }
+    let html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<p>{}</p>\n<p>Kind: {}<br>Source: {}<br>At: {}{}</p></body></html>\n",
+        html_escape(&subject),
+        html_escape(&multi_line(&n.message)).replace('\n', "<br>\n"),
+        html_escape(n.kind.as_str()),
+        html_escape(&n.source.as_deref().map(one_line).unwrap_or_else(|| "-".into())),
+        html_escape(&when),
+        if n.repeats > 0 {
+            format!("<br>Repeated: {} more time(s)", n.repeats)
+        } else {
+            String::new()
+        }
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+        message_id: format!("<{}@streamer>", Message::Notice(n.clone()).key()),
+        thread_root: "<streamer-notices@streamer>".into(),
+    }
+}
+
+/// The one-line subject of a digest: `[HIGH] Streamer digest: 12 alerts (5 rules)…`.
+pub fn digest_subject(g: &Digest) -> String {
+    let sev = g
+        .items
+        .iter()
+        .map(|d| d.primary.severity())
+        .max()
+        .map(|s| s.as_str().to_uppercase())
+        .unwrap_or_else(|| "INFO".into());
+    let mut rules: Vec<&str> = g.items.iter().flat_map(|d| d.primary.rule_ids()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let why = match g.reason {
+        DigestReason::Period(m) => format!("digest of the last {m} min"),
+        DigestReason::RateCap(n) => format!("rate cap of {n}/min reached"),
+    };
+    truncate_chars(
+        &format!(
+            "[{sev}] Streamer: {} alert(s) — {why} — {}",
+            g.count(),
+            one_line(&rules.join(", "))
+        ),
+        200,
+    )
+}
+
+/// Renders a digest: one line per alert, most severe first, each with its story, author,
+/// link and alert id.
+pub fn render_digest(g: &Digest, opts: &RenderOptions) -> Rendered {
+    let title = digest_subject(g);
+    let mut items: Vec<&Delivery> = g.items.iter().collect();
+    items.sort_by_key(|d| std::cmp::Reverse(d.primary.severity()));
+    let mut text = String::new();
+    let _ = writeln!(text, "{title}\n");
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\n");
+    let _ = writeln!(html, "<h2>{}</h2>\n<ol>", html_escape(&title));
+    for d in items {
+        let r = &d.primary;
+        let (link, live) = post_link(&r.post, opts.defang);
+        let line = subject(d);
+        let _ = writeln!(text, "* {line}");
+        let _ = writeln!(
+            text,
+            "  {}",
+            truncate_chars(&one_line(&plain_text(r, opts.defang)), 300)
+        );
+        let _ = writeln!(
+            text,
+            "  {} | posted {} | alert {}\n",
+            link,
+            times(r.post.created_at.as_deref(), opts.timezone.as_deref()),
+            r.alert_id
+        );
+        let link_html = if live {
+            format!("<a href=\"{0}\">{0}</a>", html_escape(&link))
+        } else {
+            html_escape(&link)
+        };
+        let _ = writeln!(
+            html,
+            "<li><b>{}</b><br>{}<br><small>{} | posted {} | alert {}</small></li>",
+            html_escape(&line),
+            html_text(r, opts.defang),
+            link_html,
+            html_escape(&times(
+                r.post.created_at.as_deref(),
+                opts.timezone.as_deref()
+            )),
+            html_escape(&r.alert_id)
+        );
+    }
+    html.push_str("</ol></body></html>\n");
+    Rendered {
+        subject: title,
+        text,
+        html,
+        message_id: format!("<{}@streamer>", Message::Digest(g.clone()).key()),
+        thread_root: "<streamer-digests@streamer>".into(),
+    }
+}
+
+/// Renders any message as an email.
+pub fn render_message(m: &Message, opts: &RenderOptions) -> Rendered {
+    match m {
+        Message::Alert(d) => render_email(d, opts),
+        Message::Digest(g) => render_digest(g, opts),
+        Message::Notice(n) => render_notice(n, opts),
+    }
+}
+
+/// One readable block for the terminal, for any message.
+pub fn terminal_message(m: &Message, opts: &RenderOptions) -> String {
+    match m {
+        Message::Alert(d) => terminal_block(d, opts),
+        Message::Digest(g) => {
+            let mut s = format!("━━ {}\n", digest_subject(g));
+            for d in &g.items {
+                let _ = writeln!(s, "   • {}", subject(d));
+            }
+            s
+        }
+        Message::Notice(n) => format!("━━ {}\n", notice_subject(n)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::path::Path;
 use streamer_model::{ActorEvent, DeleteRef, Platform, Post};
 
 /// The schema version this build writes. A database with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Each migration brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -170,6 +170,17 @@ CREATE TABLE audit_log (
     detail       TEXT
 );
 "#,
+    // 3: operator notices (source down, no posts, start, stop), delivered through the outbox
+    // like alerts: their outbox rows name them as `notice:ID`.
+    r#"
+CREATE TABLE notices (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    source       TEXT,
+    message      TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+"#,
 ];
 
 /// A connection to the store, with the schema checked.
@@ -194,8 +205,12 @@ pub struct NewAlert<'a> {
 pub struct OutboxSink {
     pub name: String,
     pub min_severity: streamer_model::Severity,
+    /// Alerts above this severity are routed elsewhere.
+    pub max_severity: streamer_model::Severity,
     /// Merge identical alerts within `merge_window_ms` into one delivery.
     pub merges: bool,
+    /// Operator notices reach this sink too.
+    pub notices: bool,
 }
 
 /// A due outbox row.
@@ -207,6 +222,9 @@ pub struct OutboxRow {
     pub merged_ids: Vec<String>,
     pub attempts: i64,
     pub followup: bool,
+    /// When the row was queued (ms since the epoch): digests go out N minutes after their
+    /// oldest row.
+    pub created_at_ms: i64,
 }
 
 /// Counts of outbox rows by state, for summaries and status.
@@ -305,7 +323,7 @@ impl Storage {
     /// Outbox rows of one sink that are due now, oldest first.
     pub fn due(&self, sink: &str, now_ms: i64, limit: usize) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, sink, alert_id, merged_ids, attempts, followup FROM outbox
+            "SELECT seq, sink, alert_id, merged_ids, attempts, followup, created_at FROM outbox
              WHERE sink = ?1 AND state = 'pending' AND next_attempt <= ?2 ORDER BY seq LIMIT ?3",
         )?;
         let rows = stmt
@@ -318,6 +336,7 @@ impl Storage {
                     merged_ids: serde_json::from_str(&merged).unwrap_or_default(),
                     attempts: r.get(4)?,
                     followup: r.get::<_, i64>(5)? != 0,
+                    created_at_ms: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -665,7 +684,10 @@ impl Batch<'_> {
             "UPDATE actors SET alert_count = alert_count + 1 WHERE platform = ?1 AND author_id = ?2",
             params![platform, alert.post.author.id],
         )?;
-        for sink in sinks.iter().filter(|s| alert.severity >= s.min_severity) {
+        for sink in sinks
+            .iter()
+            .filter(|s| alert.severity >= s.min_severity && alert.severity <= s.max_severity)
+        {
             if sink.merges && self.merge_into_pending(sink, alert, merge_window_ms)? {
                 continue;
             }
@@ -787,12 +809,16 @@ mod tests {
             OutboxSink {
                 name: "jsonl".into(),
                 min_severity: Severity::Info,
+                max_severity: Severity::Critical,
                 merges: false,
+                notices: false,
             },
             OutboxSink {
                 name: "eml".into(),
                 min_severity: Severity::Info,
+                max_severity: Severity::Critical,
                 merges: true,
+                notices: true,
             },
         ]
     }
