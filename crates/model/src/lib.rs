@@ -408,12 +408,29 @@ mod tests {
         let v = serde_json::to_value(&post).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
         for key in [
-            "platform", "id", "url", "created_at", "text", "lang", "client", "author", "geo",
-            "urls", "hashtags", "mentions", "reply_to", "repost_of", "quote_of",
+            "platform",
+            "id",
+            "url",
+            "created_at",
+            "text",
+            "lang",
+            "client",
+            "author",
+            "geo",
+            "urls",
+            "hashtags",
+            "mentions",
+            "reply_to",
+            "repost_of",
+            "quote_of",
         ] {
             assert!(keys.contains(&key), "missing {key}");
         }
-        assert_eq!(keys.len(), 15, "extras must not appear when empty: {keys:?}");
+        assert_eq!(
+            keys.len(),
+            15,
+            "extras must not appear when empty: {keys:?}"
+        );
         assert!(v["geo"].is_null());
         assert_eq!(v["author"]["previous_handles"], serde_json::json!([]));
     }
