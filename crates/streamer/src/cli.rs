@@ -454,5 +454,8 @@ fn status(config: &Config) -> Result<()> {
         let (source, cursor, at) = row?;
         println!("cursor {source}: {cursor} (at {at})");
     }
+    for (source, state, at) in storage.source_states()? {
+        println!("{}", crate::live::describe_state(&source, &state, &at));
+    }
     Ok(())
 }

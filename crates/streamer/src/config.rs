@@ -127,11 +127,16 @@ pub enum SourceConfig {
         backfill_minutes: Option<u8>,
         max_rules: usize,
         max_rule_len: usize,
+        /// No byte, heartbeats included, for this long is a stall (`stall_timeout_secs`,
+        /// default 30: X sends a heartbeat at least every 20 s).
+        stall_timeout_secs: u64,
     },
     Mastodon {
         instance: String,
         streams: Vec<String>,
         access_token: Option<Secret>,
+        /// Default 45: three missed `:thump`s (every 15 s).
+        stall_timeout_secs: u64,
     },
     Bluesky {
         url: String,
@@ -139,6 +144,10 @@ pub enum SourceConfig {
         zstd_dictionary: Option<PathBuf>,
         /// Only these accounts (`wantedDids`): the watched-accounts-only mode.
         wanted_dids: Vec<String>,
+        /// Default 60.
+        stall_timeout_secs: u64,
+        /// How far before the stored cursor a reconnect resumes (`rewind_secs`, default 5).
+        rewind_secs: u64,
     },
 }
 
@@ -425,6 +434,8 @@ struct RawSource {
     compress: Option<bool>,
     zstd_dictionary: Option<PathBuf>,
     wanted_dids: Option<Vec<String>>,
+    stall_timeout_secs: Option<u64>,
+    rewind_secs: Option<u64>,
 }
 
 /// Every key any sink kind takes; [`validate_sink`] checks which belong to which kind.
@@ -843,9 +854,11 @@ fn validate_source(
                     ("url", r.url.is_some()),
                     ("compress", r.compress.is_some()),
                     ("wanted_dids", r.wanted_dids.is_some()),
+                    ("rewind_secs", r.rewind_secs.is_some()),
                 ],
                 problems,
             );
+            let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 30, line, problems);
             let Some(bearer_token) =
                 Secret::from_pair(r.bearer_token_env.clone(), r.bearer_token_file.clone())
             else {
@@ -859,6 +872,7 @@ fn validate_source(
                 backfill_minutes: r.backfill_minutes.map(|m| m.min(5)),
                 max_rules: r.max_rules.unwrap_or(1000),
                 max_rule_len: r.max_rule_len.unwrap_or(1024),
+                stall_timeout_secs,
             })
         }
         "mastodon" => {
@@ -870,17 +884,43 @@ fn validate_source(
                     ("base_url", r.base_url.is_some()),
                     ("url", r.url.is_some()),
                     ("compress", r.compress.is_some()),
+                    ("rewind_secs", r.rewind_secs.is_some()),
                 ],
                 problems,
             );
+            let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 45, line, problems);
             let Some(instance) = r.instance.clone() else {
                 missing("instance", problems);
                 return None;
             };
+            if !(instance.starts_with("https://") || instance.starts_with("http://")) {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!(
+                        "instance {instance:?} must be a URL: https://HOST (http:// for tests)"
+                    ),
+                });
+            }
+            let streams = r.streams.unwrap_or_else(|| vec!["public".into()]);
+            if streams.is_empty() {
+                problems.push(ConfigProblem {
+                    line,
+                    message: "streams is empty: name at least one (e.g. \"public\")".into(),
+                });
+            }
+            for s in &streams {
+                if let Err(e) = streamer_sources::mastodon::Stream::parse(s) {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: e.to_string(),
+                    });
+                }
+            }
             Some(SourceConfig::Mastodon {
                 instance: instance.trim_end_matches('/').to_string(),
-                streams: r.streams.unwrap_or_else(|| vec!["public".into()]),
+                streams,
                 access_token: Secret::from_pair(r.access_token_env, r.access_token_file),
+                stall_timeout_secs,
             })
         }
         "bluesky" => {
@@ -895,16 +935,42 @@ fn validate_source(
                 problems,
             );
             let compress = r.compress.unwrap_or(false);
-            if compress && r.zstd_dictionary.is_none() {
-                missing("zstd_dictionary (compress = true)", problems);
+            if compress {
+                problems.push(ConfigProblem {
+                    line,
+                    message: "compress = true (zstd) is not supported by this build: \
+                              set compress = false (Jetstream then sends plain JSON text frames)"
+                        .into(),
+                });
+            }
+            let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 60, line, problems);
+            let url = r
+                .url
+                .unwrap_or_else(|| "wss://jetstream2.us-east.bsky.network/subscribe".into());
+            if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!("url {url:?} must be a WebSocket URL: wss://HOST/subscribe"),
+                });
+            }
+            let wanted_dids = r.wanted_dids.unwrap_or_default();
+            for did in &wanted_dids {
+                if !did.starts_with("did:") {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: format!(
+                            "wanted_dids entry {did:?} is not a DID (did:plc:… or did:web:…)"
+                        ),
+                    });
+                }
             }
             Some(SourceConfig::Bluesky {
-                url: r
-                    .url
-                    .unwrap_or_else(|| "wss://jetstream2.us-east.bsky.network/subscribe".into()),
+                url,
                 compress,
                 zstd_dictionary: r.zstd_dictionary,
-                wanted_dids: r.wanted_dids.unwrap_or_default(),
+                wanted_dids,
+                stall_timeout_secs,
+                rewind_secs: r.rewind_secs.unwrap_or(5),
             })
         }
         other => {
@@ -955,6 +1021,26 @@ fn validate_web(r: RawWeb, line: Option<usize>, problems: &mut Vec<ConfigProblem
         });
     }
     web
+}
+
+/// A stall timeout in seconds: at least 1 (a source that never waits would hot-loop).
+fn stall_timeout(
+    value: Option<u64>,
+    default: u64,
+    line: Option<usize>,
+    problems: &mut Vec<ConfigProblem>,
+) -> u64 {
+    match value {
+        Some(0) => {
+            problems.push(ConfigProblem {
+                line,
+                message: "stall_timeout_secs must be at least 1".into(),
+            });
+            default
+        }
+        Some(v) => v,
+        None => default,
+    }
 }
 
 fn validate_sink(

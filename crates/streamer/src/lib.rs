@@ -5,7 +5,8 @@
 //! - [`pipeline`]: batches of lines → decode, enrich, match (parallel) → store (ordered).
 //! - [`storage`]: SQLite: evidence, alerts, actors, counts, cursors, the outbox.
 //! - [`outbox`], [`sinks`], [`render`]: delivery with retries, and what people read.
-//! - [`replay`], [`run`]: the two ways of feeding the pipeline; [`cli`]: every command.
+//! - [`replay`], [`run`]: the two ways of feeding the pipeline; [`live`]: the live sources
+//!   (`streamer-sources`) bridged into it; [`cli`]: every command.
 //!
 //! Errors: library crates return typed errors; this crate uses `anyhow` with context, and the
 //! CLI maps a bad configuration or usage to exit code 2 and anything else to 1.
@@ -13,6 +14,7 @@
 pub mod alert;
 pub mod cli;
 pub mod config;
+pub mod live;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;

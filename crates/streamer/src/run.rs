@@ -1,4 +1,5 @@
-//! `streamer run`: live sources into the pipeline until SIGINT/SIGTERM, with rule hot reload.
+//! `streamer run`: live sources ([`crate::live`]) into the pipeline until SIGINT/SIGTERM, with
+//! rule hot reload.
 
 use crate::config::Config;
 use crate::outbox::Workers;
@@ -22,13 +23,15 @@ pub fn run(config: &Config) -> Result<()> {
         rules.clone(),
         workers.signal.clone(),
     )?;
-    if !config.sources.is_empty() {
-        let kinds: Vec<String> = config.sources.iter().map(|s| s.name()).collect();
-        anyhow::bail!(
-            "live sources are not available in this build yet: {}",
-            kinds.join(", ")
-        );
-    }
+    // Each source is its own task with its own backoff; one that fails never stops another.
+    let live = match crate::live::Live::start(config, pipeline.input.clone()) {
+        Ok(live) => live,
+        Err(e) => {
+            let _ = pipeline.finish();
+            workers.stop();
+            return Err(e);
+        }
+    };
     tracing::info!(
         rules = rules.read().map(|r| r.len()).unwrap_or(0),
         "streamer running; SIGINT or SIGTERM stops it"
@@ -47,6 +50,7 @@ pub fn run(config: &Config) -> Result<()> {
         }
     }
     tracing::info!("stopping: draining the pipeline");
+    live.stop();
     pipeline.finish()?;
     workers.stop();
     tracing::info!("stopped");

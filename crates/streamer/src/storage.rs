@@ -14,7 +14,7 @@ use std::path::Path;
 use streamer_model::{ActorEvent, DeleteRef, Platform, Post};
 
 /// The schema version this build writes. A database with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Each migration brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -181,6 +181,14 @@ CREATE TABLE notices (
     created_at   TEXT NOT NULL
 );
 "#,
+    // 4: live sources' state (connected, errors, rates, resume ids), for `streamer status`.
+    r#"
+CREATE TABLE source_state (
+    source       TEXT PRIMARY KEY,
+    state        TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+"#,
 ];
 
 /// A connection to the store, with the schema checked.
@@ -306,6 +314,25 @@ impl Storage {
             now: now_rfc3339(),
             new_outbox_rows: 0,
         })
+    }
+
+    /// Stores a live source's state (JSON), written periodically by `streamer run`.
+    pub fn set_source_state(&self, source: &str, state_json: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO source_state (source, state, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            params![source, state_json, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Every live source's last stored state: (source, state JSON, updated at).
+    pub fn source_states(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, state, updated_at FROM source_state ORDER BY source")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// The stored cursor of a source.

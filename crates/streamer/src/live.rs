@@ -1,0 +1,440 @@
+//! The live sources of `streamer run`, bridged into the pipeline.
+//!
+//! ```text
+//! tokio runtime (2 threads)                        bridge thread               pipeline
+//! x ─────────┐                                     batches per source,          Input::send
+//! mastodon:… ├──► mpsc (bounded) SourceLine ──►    flushed when full or   ──►  (blocks when
+//! bluesky ───┘                                     when the channel is idle     the pipeline is full)
+//! state writer: every 5 s, each source's status ──► SQLite `source_state` (`streamer status`)
+//! ```
+//!
+//! Each configured source is its own task with its own backoff (`streamer-sources`); a source
+//! that fails for good stops alone. `Input::send` blocks, so it is called from the bridge
+//! thread, never from the async runtime: a full pipeline fills the bounded channel, the
+//! sources stop reading, and TCP pushes back on the servers.
+
+use crate::config::{Config, SourceConfig};
+use crate::pipeline::{Batch, Input, Origin};
+use crate::storage::Storage;
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use streamer_sources::jetstream::JetstreamConfig;
+use streamer_sources::mastodon::{MastodonConfig, Stream};
+use streamer_sources::x::{XConfig, XRuleSpec};
+use streamer_sources::{Emitter, Item, SourceLine, SourceSpec, SourceStatus, StatusHandle};
+use streamer_wire::{DecoderOptions, Format};
+use tokio::sync::mpsc;
+
+/// How often source states are written to SQLite (and rates computed).
+const STATE_EVERY: Duration = Duration::from_secs(5);
+/// How often a one-line summary per source is logged.
+const LOG_EVERY: Duration = Duration::from_secs(300);
+/// Lines waiting between the sources and the bridge.
+const CHANNEL: usize = 4096;
+
+/// The running live sources.
+pub struct Live {
+    runtime: tokio::runtime::Runtime,
+    bridge: std::thread::JoinHandle<()>,
+    statuses: Vec<StatusHandle>,
+    db: PathBuf,
+}
+
+/// One source as started: what it runs, how its lines are decoded, what it is called.
+struct Planned {
+    spec: SourceSpec,
+    origin: Arc<Origin>,
+    status: StatusHandle,
+}
+
+impl Live {
+    /// Starts every configured source; `input` is the pipeline's entrance. Fails only on what
+    /// an operator must fix before starting (a missing secret).
+    pub fn start(config: &Config, input: Input) -> Result<Live> {
+        let planned = plan(config)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sources")
+            .enable_all()
+            .build()
+            .context("cannot start the sources' runtime")?;
+        let (tx, rx) = mpsc::channel::<SourceLine>(CHANNEL);
+        let origins: Vec<Arc<Origin>> = planned.iter().map(|p| p.origin.clone()).collect();
+        let statuses: Vec<StatusHandle> = planned.iter().map(|p| p.status.clone()).collect();
+        {
+            let _guard = runtime.enter();
+            for (i, p) in planned.into_iter().enumerate() {
+                tracing::info!(source = %p.origin.name, "starting source");
+                streamer_sources::spawn(p.spec, Emitter::new(i, tx.clone()), p.status);
+            }
+        }
+        drop(tx);
+        let bridge = std::thread::Builder::new()
+            .name("sources-bridge".into())
+            .spawn(move || bridge(rx, origins, input))?;
+        let db = config.storage.path.clone();
+        runtime.spawn(state_writer(db.clone(), statuses.clone()));
+        Ok(Live {
+            runtime,
+            bridge,
+            statuses,
+            db,
+        })
+    }
+
+    /// The sources' current states (for the dashboard).
+    pub fn statuses(&self) -> Vec<SourceStatus> {
+        self.statuses.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Stops every source, hands the lines already read to the pipeline, and writes the final
+    /// states. Call before `Pipeline::finish`.
+    pub fn stop(self) {
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+        let _ = self.bridge.join();
+        let states: Vec<SourceStatus> = self.statuses.iter().map(|s| s.snapshot()).collect();
+        let mut storage = None;
+        if let Err(e) = write_states(&mut storage, &self.db, &states, &HashMap::new(), false) {
+            tracing::warn!("cannot store the sources' final state: {e:#}");
+        }
+    }
+}
+
+fn plan(config: &Config) -> Result<Vec<Planned>> {
+    let storage = Storage::open(&config.storage.path)?;
+    let stored: HashMap<String, serde_json::Value> = storage
+        .source_states()?
+        .into_iter()
+        .filter_map(|(name, json, _)| Some((name, serde_json::from_str(&json).ok()?)))
+        .collect();
+    let max_line_bytes = config.pipeline.max_line_bytes;
+    let mut out = Vec::new();
+    for source in &config.sources {
+        let name = source.name();
+        match source {
+            SourceConfig::X {
+                bearer_token,
+                base_url,
+                rule_tag_prefix,
+                backfill_minutes,
+                max_rules,
+                max_rule_len,
+                stall_timeout_secs,
+            } => {
+                let token = bearer_token
+                    .resolve()
+                    .with_context(|| format!("source {name}: the bearer token"))?;
+                let limits = streamer_rules::XLimits {
+                    max_rule_len: *max_rule_len,
+                    max_rules: *max_rules,
+                };
+                let (rules, warnings) = streamer_rules::to_x_rules(
+                    &config.rules,
+                    &config.watch,
+                    &limits,
+                    rule_tag_prefix,
+                );
+                for w in warnings {
+                    tracing::warn!(source = %name, rule = %w.rule_id, "{}", w.message);
+                }
+                let mut cfg = XConfig::new(
+                    base_url,
+                    &token,
+                    rules
+                        .into_iter()
+                        .map(|r| XRuleSpec {
+                            value: r.value,
+                            tag: r.tag,
+                        })
+                        .collect(),
+                );
+                cfg.tag_prefix = rule_tag_prefix.clone();
+                cfg.backfill_minutes = *backfill_minutes;
+                cfg.stall_timeout = Duration::from_secs(*stall_timeout_secs);
+                cfg.max_line_bytes = max_line_bytes;
+                out.push(Planned {
+                    spec: SourceSpec::X(cfg),
+                    origin: origin(Format::X, &name, None, None, max_line_bytes),
+                    status: StatusHandle::new(name.clone()),
+                });
+            }
+            SourceConfig::Mastodon {
+                instance,
+                streams,
+                access_token,
+                stall_timeout_secs,
+            } => {
+                let token = match access_token {
+                    Some(t) => Some(
+                        t.resolve()
+                            .with_context(|| format!("source {name}: the access token"))?,
+                    ),
+                    None => None,
+                };
+                let host = crate::config::host_of(instance);
+                for stream in streams {
+                    let stream_name = format!("{name}:{stream}");
+                    let mut cfg = MastodonConfig::new(
+                        instance,
+                        Stream::parse(stream).map_err(|e| anyhow::anyhow!("{e}"))?,
+                    );
+                    cfg.access_token = token.clone();
+                    cfg.stall_timeout = Duration::from_secs(*stall_timeout_secs);
+                    cfg.max_line_bytes = max_line_bytes;
+                    cfg.resume_id = stored
+                        .get(&stream_name)
+                        .and_then(|v| v.get("resume"))
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string);
+                    let status = StatusHandle::new(stream_name.clone());
+                    let resume = cfg.resume_id.clone();
+                    status.update(|s| s.resume = resume);
+                    out.push(Planned {
+                        spec: SourceSpec::Mastodon(cfg),
+                        origin: origin(
+                            Format::Mastodon,
+                            &stream_name,
+                            Some(host.clone()),
+                            None,
+                            max_line_bytes,
+                        ),
+                        status,
+                    });
+                }
+            }
+            SourceConfig::Bluesky {
+                url,
+                wanted_dids,
+                stall_timeout_secs,
+                rewind_secs,
+                ..
+            } => {
+                let mut cfg = JetstreamConfig::new(url);
+                cfg.wanted_dids = wanted_dids.clone();
+                cfg.cursor = storage
+                    .cursor(&name)?
+                    .and_then(|c| c.trim().parse::<i64>().ok());
+                cfg.rewind = Duration::from_secs(*rewind_secs);
+                cfg.stall_timeout = Duration::from_secs(*stall_timeout_secs);
+                cfg.max_line_bytes = max_line_bytes;
+                if let Some(c) = cfg.cursor {
+                    tracing::info!(source = %name, cursor = c, "resuming Jetstream from the stored cursor");
+                }
+                out.push(Planned {
+                    spec: SourceSpec::Jetstream(cfg),
+                    origin: origin(
+                        Format::Bluesky,
+                        &name,
+                        None,
+                        Some(name.clone()),
+                        max_line_bytes,
+                    ),
+                    status: StatusHandle::new(name.clone()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn origin(
+    format: Format,
+    name: &str,
+    mastodon_instance: Option<String>,
+    cursor_key: Option<String>,
+    max_line_bytes: usize,
+) -> Arc<Origin> {
+    Arc::new(Origin {
+        format,
+        decoder: DecoderOptions {
+            max_line_bytes,
+            mastodon_instance,
+        },
+        cursor_key,
+        name: name.to_string(),
+    })
+}
+
+/// Moves lines from the sources into pipeline batches, one batch per source, sent when full
+/// or when no more lines are waiting (so a quiet stream's post is not held back).
+fn bridge(mut rx: mpsc::Receiver<SourceLine>, origins: Vec<Arc<Origin>>, input: Input) {
+    let mut batches: HashMap<usize, Batch> = HashMap::new();
+    let mut line_numbers = vec![0u64; origins.len()];
+    let send = |b: Batch| input.send(b).is_ok();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(line) = next.take() {
+            let Some(origin) = origins.get(line.source) else {
+                continue;
+            };
+            line_numbers[line.source] += 1;
+            let n = line_numbers[line.source];
+            let batch = batches
+                .entry(line.source)
+                .or_insert_with(|| Batch::new(origin.clone()));
+            match &line.item {
+                Item::Line(l) => batch.push_line(n, l),
+                Item::Oversized(len) => batch.push_oversized(n, *len),
+            }
+            if batch.is_full() {
+                if let Some(b) = batches.remove(&line.source) {
+                    if !send(b) {
+                        return;
+                    }
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        for (_, b) in batches.drain() {
+            if !b.is_empty() && !send(b) {
+                return;
+            }
+        }
+    }
+    for (_, b) in batches.drain() {
+        if !b.is_empty() && !send(b) {
+            return;
+        }
+    }
+}
+
+/// Writes every source's state to SQLite every [`STATE_EVERY`] and logs a summary every
+/// [`LOG_EVERY`].
+async fn state_writer(db: PathBuf, statuses: Vec<StatusHandle>) {
+    let mut last_posts: HashMap<String, (u64, tokio::time::Instant)> = HashMap::new();
+    let storage: Arc<std::sync::Mutex<Option<Storage>>> = Arc::default();
+    let mut since_log = Duration::ZERO;
+    let mut tick = tokio::time::interval(STATE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let states: Vec<SourceStatus> = statuses.iter().map(|s| s.snapshot()).collect();
+        let now = tokio::time::Instant::now();
+        let mut rates = HashMap::new();
+        for s in &states {
+            let (posts, at) = last_posts.get(&s.name).copied().unwrap_or((s.posts, now));
+            let secs = now.duration_since(at).as_secs_f64();
+            let rate = if secs > 0.0 {
+                (s.posts.saturating_sub(posts)) as f64 / secs
+            } else {
+                0.0
+            };
+            rates.insert(s.name.clone(), rate);
+            last_posts.insert(s.name.clone(), (s.posts, now));
+        }
+        since_log += STATE_EVERY;
+        let log_now = since_log >= LOG_EVERY;
+        if log_now {
+            since_log = Duration::ZERO;
+        }
+        let db = db.clone();
+        let storage = storage.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut guard = storage.lock().unwrap_or_else(|e| e.into_inner());
+            let r = write_states(&mut guard, &db, &states, &rates, true);
+            if log_now {
+                for s in &states {
+                    log_summary(s, rates.get(&s.name).copied().unwrap_or(0.0));
+                }
+            }
+            r
+        })
+        .await;
+        match result {
+            Ok(Err(e)) => tracing::warn!("cannot store the sources' state: {e:#}"),
+            Err(e) => tracing::warn!("source state writer failed: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+fn log_summary(s: &SourceStatus, rate: f64) {
+    if s.stopped {
+        tracing::error!(source = %s.name, error = ?s.last_error, "source STOPPED: needs an operator");
+    } else if s.connected {
+        tracing::info!(source = %s.name, posts_per_sec = format!("{rate:.2}"), lag_ms = ?s.lag_ms,
+            posts = s.posts, reconnects = s.reconnects, duplicates = s.duplicates, "source connected");
+    } else {
+        tracing::warn!(source = %s.name, error = ?s.last_error, reconnects = s.reconnects, "source reconnecting");
+    }
+}
+
+/// Writes the states through `storage`, opened on first use and kept.
+fn write_states(
+    storage: &mut Option<Storage>,
+    db: &std::path::Path,
+    states: &[SourceStatus],
+    rates: &HashMap<String, f64>,
+    running: bool,
+) -> Result<()> {
+    if storage.is_none() {
+        *storage = Some(Storage::open(db)?);
+    }
+    let Some(storage) = storage.as_ref() else {
+        return Ok(());
+    };
+    for s in states {
+        let mut v = serde_json::to_value(s)?;
+        v["posts_per_sec"] = serde_json::json!(rates.get(&s.name).copied().unwrap_or(0.0));
+        v["running"] = serde_json::json!(running);
+        storage.set_source_state(&s.name, &v.to_string())?;
+    }
+    Ok(())
+}
+
+/// One line of `streamer status` for a source's stored state (JSON from the state writer).
+pub fn describe_state(source: &str, state_json: &str, updated_at: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
+    let ms_to_time = |key: &str| {
+        v.get(key)
+            .and_then(|m| m.as_i64())
+            .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    };
+    let num = |key: &str| v.get(key).and_then(|n| n.as_u64()).unwrap_or(0);
+    let state = if v.get("running").and_then(|b| b.as_bool()) == Some(false) {
+        "not running (streamer run has stopped)".to_string()
+    } else if v.get("stopped").and_then(|b| b.as_bool()) == Some(true) {
+        "STOPPED (needs an operator)".to_string()
+    } else if v.get("connected").and_then(|b| b.as_bool()) == Some(true) {
+        format!(
+            "connected since {}",
+            ms_to_time("since_ms").unwrap_or_default()
+        )
+    } else {
+        format!(
+            "reconnecting since {}",
+            ms_to_time("since_ms").unwrap_or_else(|| "start".into())
+        )
+    };
+    let mut line = format!(
+        "source {source}: {state}; {:.2} posts/s; lag {}; {} posts, {} duplicates, {} oversized, {} reconnects",
+        v.get("posts_per_sec").and_then(|r| r.as_f64()).unwrap_or(0.0),
+        v.get("lag_ms")
+            .and_then(|l| l.as_i64())
+            .map(|l| format!("{:.1} s", l as f64 / 1000.0))
+            .unwrap_or_else(|| "unknown".into()),
+        num("posts"),
+        num("duplicates"),
+        num("oversized"),
+        num("reconnects"),
+    );
+    if let Some(e) = v.get("last_error").and_then(|e| e.as_str()) {
+        line.push_str(&format!("; last error: {e}"));
+    }
+    for n in v
+        .get("notes")
+        .and_then(|n| n.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(n) = n.as_str() {
+            line.push_str(&format!("\n  note: {n}"));
+        }
+    }
+    line.push_str(&format!(" (at {updated_at})"));
+    line
+}

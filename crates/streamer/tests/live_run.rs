@@ -1,0 +1,262 @@
+//! `streamer run` (the real binary) against the X, Mastodon and Jetstream mock servers at once:
+//! alerts from all three reach the jsonl sink; after a SIGKILL and a restart, Jetstream resumes
+//! from its stored cursor and Mastodon gap-fills from its stored id, with no post lost and none
+//! alerted twice.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use streamer_sources::mock::*;
+
+const X_TOKEN: &str = "x-test-token";
+const M_TOKEN: &str = "mastodon-test-token";
+
+fn spawn(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_streamer"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("STREAMER_TEST_X_TOKEN", X_TOKEN)
+        .env("STREAMER_TEST_MASTODON_TOKEN", M_TOKEN)
+        .env("STREAMER_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start streamer run")
+}
+
+/// `(platform, post id)` of every alert record in the jsonl file.
+fn alerts(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("alert JSON");
+            (
+                v["post"]["platform"].as_str().unwrap().to_string(),
+                v["post"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn query(db: &Path, sql: &str) -> Option<String> {
+    let conn = rusqlite::Connection::open(db).ok()?;
+    conn.query_row(sql, [], |r| r.get::<_, String>(0)).ok()
+}
+
+/// Waits (up to a generous deadline, not a timing assertion) until `cond` holds.
+async fn wait_for(what: &str, log: &Path, mut cond: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for {what}; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+fn sigterm(child: &mut Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM")
+        .success();
+    assert!(ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_live_sources_alert_and_jetstream_resumes_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("streamer.db");
+    let jsonl = dir.path().join("alerts.jsonl");
+    let log = dir.path().join("streamer.log");
+
+    let x = XMock::start(X_TOKEN).await;
+    x.set_heartbeat(Duration::from_secs(1));
+    x.push(Conn::Stream(vec![
+        Step::Send(x_post("1001", "lockbit hits the county")),
+        Step::Send(x_post("1002", "nothing to see")),
+    ]));
+
+    let m = MastodonMock::start(Some(M_TOKEN)).await;
+    m.set_heartbeat(Duration::from_secs(1));
+    let s501 = mastodon_status("501", "lockbit at the city");
+    m.store("501", &s501);
+    m.push(Conn::Stream(vec![Step::Event {
+        event: "update".into(),
+        payload: s501,
+    }]));
+
+    let j = JetstreamMock::start().await;
+    j.set_heartbeat(Duration::from_secs(1));
+    let t = jiff::Timestamp::now().as_microsecond() - 60_000_000;
+    let ev = |i: i64, text: &str| {
+        jetstream_post("did:plc:alice", &format!("k{i}"), t + i * 1_000_000, text)
+    };
+    let (e1, e2, e3) = (
+        ev(1, "lockbit one"),
+        ev(2, "benign"),
+        ev(3, "lockbit three"),
+    );
+    for e in [&e1, &e2, &e3] {
+        j.store(e);
+    }
+    j.push(Conn::Stream(vec![
+        Step::Send(e1),
+        Step::Send(e2),
+        Step::Send(e3),
+    ]));
+
+    let config = dir.path().join("streamer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[storage]
+path = "{db}"
+
+[[sources]]
+kind = "x"
+bearer_token_env = "STREAMER_TEST_X_TOKEN"
+base_url = "{x}"
+
+[[sources]]
+kind = "mastodon"
+instance = "{m}"
+streams = ["public"]
+access_token_env = "STREAMER_TEST_MASTODON_TOKEN"
+
+[[sources]]
+kind = "bluesky"
+url = "{j}"
+
+[[rules]]
+id = "lockbit"
+query = "lockbit"
+severity = "high"
+
+[[sinks]]
+kind = "jsonl"
+path = "{jsonl}"
+"#,
+            db = db.display(),
+            x = x.base_url(),
+            m = m.base_url(),
+            j = j.url(),
+            jsonl = jsonl.display(),
+        ),
+    )
+    .unwrap();
+
+    let at = |i: i64| format!("at://did:plc:alice/app.bsky.feed.post/k{i}");
+    let uri = |id: &str| format!("https://mock.example/users/alice/statuses/{id}");
+
+    // First run: one alert per platform (two from Bluesky).
+    let mut child = spawn(&config, &log);
+    let want1: HashSet<(String, String)> = [
+        ("x".to_string(), "1001".to_string()),
+        ("mastodon".to_string(), uri("501")),
+        ("bluesky".to_string(), at(1)),
+        ("bluesky".to_string(), at(3)),
+    ]
+    .into_iter()
+    .collect();
+    wait_for("the first four alerts", &log, || {
+        alerts(&jsonl).into_iter().collect::<HashSet<_>>() == want1
+    })
+    .await;
+    let cursor_e3 = (t + 3_000_000).to_string();
+    wait_for("the Jetstream cursor", &log, || {
+        query(&db, "SELECT cursor FROM cursors WHERE source = 'bluesky'").as_deref()
+            == Some(cursor_e3.as_str())
+    })
+    .await;
+    wait_for("the Mastodon resume id", &log, || {
+        query(
+            &db,
+            "SELECT state FROM source_state WHERE source = 'mastodon:127.0.0.1:public'",
+        )
+        .is_some_and(|s| s.contains(r#""resume":"501""#))
+    })
+    .await;
+    let rules = x.rules();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert!(rules[0].tag.as_deref().unwrap().starts_with("streamer:"));
+
+    // SIGKILL: no chance to flush anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Published while Streamer was down.
+    j.store(&ev(4, "lockbit four"));
+    j.store(&ev(5, "benign again"));
+    m.store("502", &mastodon_status("502", "lockbit later"));
+    x.push(Conn::Stream(vec![Step::Send(x_post(
+        "1003",
+        "lockbit again",
+    ))]));
+
+    let mut child = spawn(&config, &log);
+    let mut want2 = want1.clone();
+    want2.insert(("x".into(), "1003".into()));
+    want2.insert(("mastodon".into(), uri("502")));
+    want2.insert(("bluesky".into(), at(4)));
+    wait_for("the alerts after the restart", &log, || {
+        alerts(&jsonl).into_iter().collect::<HashSet<_>>() == want2
+    })
+    .await;
+    // Give a duplicate the time to show up if it were going to.
+    wait_for("the cursor of the last event", &log, || {
+        query(&db, "SELECT cursor FROM cursors WHERE source = 'bluesky'").as_deref()
+            == Some((t + 5_000_000).to_string().as_str())
+    })
+    .await;
+    sigterm(&mut child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "streamer run exited with {status}");
+
+    let all = alerts(&jsonl);
+    assert_eq!(
+        all.len(),
+        want2.len(),
+        "an alert was written twice: {all:?}"
+    );
+
+    let hits = j.hits();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(!hits[0].target.contains("cursor="));
+    let resumed = format!("cursor={}", t + 3_000_000 - 5_000_000);
+    assert!(hits[1].target.contains(&resumed), "{}", hits[1].target);
+    let gap_fill: Vec<String> = m
+        .hits()
+        .into_iter()
+        .map(|h| h.target)
+        .filter(|t| t.starts_with("/api/v1/timelines/public"))
+        .collect();
+    assert_eq!(gap_fill[0], "/api/v1/timelines/public?min_id=501&limit=40");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_streamer"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for source in [
+        "source x:",
+        "source mastodon:127.0.0.1:public:",
+        "source bluesky:",
+    ] {
+        assert!(
+            text.contains(source),
+            "{source} missing from status:\n{text}"
+        );
+    }
+}
