@@ -386,11 +386,20 @@ async fn play_ws(
     stream: Vec<String>,
     replay: Vec<String>,
     heartbeat: Duration,
+    zstd_dictionary: Option<&[u8]>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     use futures_util::StreamExt;
+    let frame = |text: String| match zstd_dictionary {
+        None => Message::text(text),
+        Some(dict) => Message::binary(
+            zstd::bulk::Compressor::with_dictionary(3, dict)
+                .and_then(|mut c| c.compress(text.as_bytes()))
+                .unwrap_or_default(),
+        ),
+    };
     for step in steps {
         match step {
-            Step::Send(frame) => ws.send(Message::text(frame)).await?,
+            Step::Send(text) => ws.send(frame(text)).await?,
             Step::Event { event, payload } => {
                 let env = serde_json::json!({"stream": stream, "event": event, "payload": payload});
                 ws.send(Message::text(env.to_string())).await?
@@ -412,7 +421,7 @@ async fn play_ws(
             }
             Step::Replay => {
                 for e in &replay {
-                    ws.send(Message::text(e.clone())).await?;
+                    ws.send(frame(e.clone())).await?;
                 }
             }
         }
@@ -843,7 +852,7 @@ async fn m_conn(mut s: TcpStream, st: Arc<Mutex<MState>>) -> std::io::Result<()>
         };
         if req.is_websocket() {
             let ws = upgrade(s, &req).await?;
-            let _ = play_ws(ws, steps, stream, Vec::new(), heartbeat).await;
+            let _ = play_ws(ws, steps, stream, Vec::new(), heartbeat, None).await;
             return Ok(());
         }
         return play_http(s, steps, Wire::Sse, heartbeat).await;
@@ -902,6 +911,8 @@ async fn m_conn(mut s: TcpStream, st: Arc<Mutex<MState>>) -> std::io::Result<()>
 // -------------------------------------------------------------------------------- Jetstream
 
 struct JState {
+    /// Frames are zstd-compressed with this dictionary when a client asks `compress=true`.
+    zstd_dictionary: Option<Vec<u8>>,
     events: Vec<(i64, String)>,
     conns: VecDeque<Conn>,
     hits: Vec<Hit>,
@@ -920,6 +931,7 @@ impl JetstreamMock {
     /// Starts the mock.
     pub async fn start() -> JetstreamMock {
         let state = Arc::new(Mutex::new(JState {
+            zstd_dictionary: None,
             events: Vec::new(),
             conns: VecDeque::new(),
             hits: Vec::new(),
@@ -964,6 +976,11 @@ impl JetstreamMock {
         self.st().heartbeat = d;
     }
 
+    /// Compresses frames with this zstd dictionary for clients that ask `compress=true`.
+    pub fn set_zstd_dictionary(&self, dict: &[u8]) {
+        self.st().zstd_dictionary = Some(dict.to_vec());
+    }
+
     /// Every request so far.
     pub fn hits(&self) -> Vec<Hit> {
         self.st().hits.clone()
@@ -972,15 +989,21 @@ impl JetstreamMock {
 
 async fn j_conn(mut s: TcpStream, st: Arc<Mutex<JState>>) -> std::io::Result<()> {
     let req = read_request(&mut s).await?;
-    let (conn, events, heartbeat) = {
+    let (conn, events, heartbeat, dict) = {
         let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
         g.hits.push(req.hit());
         let conn = g
             .conns
             .pop_front()
             .unwrap_or(Conn::Stream(vec![Step::Replay]));
-        (conn, g.events.clone(), g.heartbeat)
+        (
+            conn,
+            g.events.clone(),
+            g.heartbeat,
+            g.zstd_dictionary.clone(),
+        )
     };
+    let dict = dict.filter(|_| req.q("compress") == Some("true"));
     if req.path != "/subscribe" || !req.is_websocket() {
         return respond(&mut s, 404, &[], r#"{"error":"not found"}"#).await;
     }
@@ -1002,7 +1025,7 @@ async fn j_conn(mut s: TcpStream, st: Arc<Mutex<JState>>) -> std::io::Result<()>
         .map(|(_, e)| e)
         .collect();
     let ws = upgrade(s, &req).await?;
-    let _ = play_ws(ws, steps, Vec::new(), replay, heartbeat).await;
+    let _ = play_ws(ws, steps, Vec::new(), replay, heartbeat, dict.as_deref()).await;
     Ok(())
 }
 

@@ -651,3 +651,35 @@ mod mastodon {
         assert_eq!(mock.stream_hits().len(), 1);
     }
 }
+
+mod jetstream_zstd {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test(start_paused = true)]
+    async fn compressed_frames_are_decompressed_with_the_dictionary() {
+        // A raw-content dictionary: any bytes serve; Bluesky publishes the real one.
+        let dict = jetstream_post("did:plc:dict", "dict", 0, "dictionary sample text").into_bytes();
+        let mock = JetstreamMock::start().await;
+        mock.set_zstd_dictionary(&dict);
+        mock.push(Conn::Stream(vec![
+            Step::Send(jetstream_post("did:plc:a", "z1", 1, "compressed one")),
+            Step::Send(format!("{{\"pad\":\"{}\"}}", "y".repeat(5000))),
+            Step::Send(jetstream_post("did:plc:a", "z2", 2, "compressed two")),
+        ]));
+        let mut cfg = JetstreamConfig::new(&mock.url());
+        cfg.zstd_dictionary = Some(Arc::new(dict));
+        cfg.max_line_bytes = 4000;
+        let mut src = start(SourceSpec::Jetstream(cfg), "bluesky");
+        let got = src.take(3).await;
+        assert_eq!(got[1], Item::Oversized(5010));
+        assert_eq!(
+            post_ids(&got, Format::Bluesky, None),
+            [
+                "at://did:plc:a/app.bsky.feed.post/z1",
+                "at://did:plc:a/app.bsky.feed.post/z2"
+            ]
+        );
+        assert!(mock.hits()[0].target.contains("&compress=true"));
+    }
+}

@@ -935,13 +935,8 @@ fn validate_source(
                 problems,
             );
             let compress = r.compress.unwrap_or(false);
-            if compress {
-                problems.push(ConfigProblem {
-                    line,
-                    message: "compress = true (zstd) is not supported by this build: \
-                              set compress = false (Jetstream then sends plain JSON text frames)"
-                        .into(),
-                });
+            if compress && r.zstd_dictionary.is_none() {
+                missing("zstd_dictionary (compress = true)", problems);
             }
             let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 60, line, problems);
             let url = r
@@ -1428,6 +1423,35 @@ mod tests {
         assert!(err.to_string().contains("password_env"), "{err}");
         let err = Config::from_str("[web]\nbind = \"localhost\"\n", None).unwrap_err();
         assert!(err.to_string().contains("web.bind"), "{err}");
+    }
+
+    #[test]
+    fn live_source_keys_are_validated_with_their_line() {
+        let text = "[[sources]]\nkind = \"mastodon\"\ninstance = \"https://m.example\"\nstreams = [\"public\", \"federated\"]\nstall_timeout_secs = 0\n\n[[sources]]\nkind = \"bluesky\"\ncompress = true\nwanted_dids = [\"alice.bsky.social\"]\nrewind_secs = 10\n";
+        let err = Config::from_str(text, None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1") && err.contains("\"federated\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("stall_timeout_secs must be at least 1"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 7") && err.contains("zstd_dictionary"),
+            "{err}"
+        );
+        assert!(err.contains("\"alice.bsky.social\" is not a DID"), "{err}");
+        let ok = "[[sources]]\nkind = \"bluesky\"\nurl = \"ws://127.0.0.1:1/subscribe\"\nrewind_secs = 10\nstall_timeout_secs = 5\n";
+        let c = Config::from_str(ok, None).unwrap();
+        assert!(matches!(
+            c.sources[0],
+            SourceConfig::Bluesky {
+                rewind_secs: 10,
+                stall_timeout_secs: 5,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -207,12 +207,22 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
             }
             SourceConfig::Bluesky {
                 url,
+                compress,
+                zstd_dictionary,
                 wanted_dids,
                 stall_timeout_secs,
                 rewind_secs,
-                ..
             } => {
                 let mut cfg = JetstreamConfig::new(url);
+                if let (true, Some(path)) = (*compress, zstd_dictionary) {
+                    let dict = std::fs::read(path).with_context(|| {
+                        format!(
+                            "source {name}: cannot read the zstd dictionary {}",
+                            path.display()
+                        )
+                    })?;
+                    cfg.zstd_dictionary = Some(Arc::new(dict));
+                }
                 cfg.wanted_dids = wanted_dids.clone();
                 cfg.cursor = storage
                     .cursor(&name)?
