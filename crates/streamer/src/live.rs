@@ -53,7 +53,13 @@ struct Planned {
 impl Live {
     /// Starts every configured source; `input` is the pipeline's entrance. Fails only on what
     /// an operator must fix before starting (a missing secret).
-    pub fn start(config: &Config, input: Input) -> Result<Live> {
+    /// `notifier` raises operator notices when a source is refused for good, stays down, or
+    /// recovers.
+    pub fn start(
+        config: &Config,
+        input: Input,
+        notifier: Option<crate::outbox::Notifier>,
+    ) -> Result<Live> {
         let planned = plan(config)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -76,7 +82,7 @@ impl Live {
             .name("sources-bridge".into())
             .spawn(move || bridge(rx, origins, input))?;
         let db = config.storage.path.clone();
-        runtime.spawn(state_writer(db.clone(), statuses.clone()));
+        runtime.spawn(state_writer(db.clone(), statuses.clone(), notifier));
         Ok(Live {
             runtime,
             bridge,
@@ -313,8 +319,13 @@ fn bridge(mut rx: mpsc::Receiver<SourceLine>, origins: Vec<Arc<Origin>>, input: 
 
 /// Writes every source's state to SQLite every [`STATE_EVERY`] and logs a summary every
 /// [`LOG_EVERY`].
-async fn state_writer(db: PathBuf, statuses: Vec<StatusHandle>) {
+async fn state_writer(
+    db: PathBuf,
+    statuses: Vec<StatusHandle>,
+    notifier: Option<crate::outbox::Notifier>,
+) {
     let mut last_posts: HashMap<String, (u64, tokio::time::Instant)> = HashMap::new();
+    let watches: Arc<std::sync::Mutex<HashMap<String, Watch>>> = Arc::default();
     let storage: Arc<std::sync::Mutex<Option<Storage>>> = Arc::default();
     let mut since_log = Duration::ZERO;
     let mut tick = tokio::time::interval(STATE_EVERY);
@@ -342,7 +353,19 @@ async fn state_writer(db: PathBuf, statuses: Vec<StatusHandle>) {
         }
         let db = db.clone();
         let storage = storage.clone();
+        let notifier = notifier.clone();
+        let watches = watches.clone();
         let result = tokio::task::spawn_blocking(move || {
+            if let Some(n) = &notifier {
+                let mut w = watches.lock().unwrap_or_else(|e| e.into_inner());
+                let now = jiff::Timestamp::now().as_millisecond();
+                for s in &states {
+                    let watch = w.entry(s.name.clone()).or_default();
+                    for (kind, message) in notices_for(s, watch, now, DOWN_AFTER_MS) {
+                        n.notify(kind, Some(&s.name), &message);
+                    }
+                }
+            }
             let mut guard = storage.lock().unwrap_or_else(|e| e.into_inner());
             let r = write_states(&mut guard, &db, &states, &rates, true);
             if log_now {
@@ -359,6 +382,59 @@ async fn state_writer(db: PathBuf, statuses: Vec<StatusHandle>) {
             Ok(Ok(())) => {}
         }
     }
+}
+
+/// A source down (reconnecting) this long raises a `source_down` notice.
+const DOWN_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// Which notices a source has raised, so each outage is announced once.
+#[derive(Debug, Default)]
+struct Watch {
+    refused: bool,
+    down: bool,
+}
+
+/// The operator notices a source's state calls for now: refused for good (once), down for
+/// `down_after_ms` (once per outage), recovered after a notified outage.
+fn notices_for(
+    s: &SourceStatus,
+    w: &mut Watch,
+    now_ms: i64,
+    down_after_ms: i64,
+) -> Vec<(crate::render::NoticeKind, String)> {
+    use crate::render::NoticeKind;
+    let error = s.last_error.as_deref().unwrap_or("unknown error");
+    let mut out = Vec::new();
+    if s.stopped {
+        if !w.refused {
+            w.refused = true;
+            out.push((
+                NoticeKind::SourceRefused,
+                format!("{} stopped for good and needs an operator: {error}", s.name),
+            ));
+        }
+        return out;
+    }
+    if s.connected {
+        if w.down {
+            w.down = false;
+            out.push((
+                NoticeKind::SourceRecovered,
+                format!("{} is connected again", s.name),
+            ));
+        }
+    } else if !w.down && s.since_ms.is_some_and(|t| now_ms - t >= down_after_ms) {
+        w.down = true;
+        out.push((
+            NoticeKind::SourceDown,
+            format!(
+                "{} has been down for {} minutes, still reconnecting: {error}",
+                s.name,
+                (now_ms - s.since_ms.unwrap_or(now_ms)) / 60_000
+            ),
+        ));
+    }
+    out
 }
 
 fn log_summary(s: &SourceStatus, rate: f64) {
@@ -447,4 +523,40 @@ pub fn describe_state(source: &str, state_json: &str, updated_at: &str) -> Strin
     }
     line.push_str(&format!(" (at {updated_at})"));
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::NoticeKind;
+
+    #[test]
+    fn each_outage_is_announced_once_and_its_end_too() {
+        let mut w = Watch::default();
+        let mut s = SourceStatus {
+            name: "x".into(),
+            since_ms: Some(0),
+            last_error: Some("HTTP 503".into()),
+            ..SourceStatus::default()
+        };
+        let kinds = |v: Vec<(NoticeKind, String)>| v.into_iter().map(|n| n.0).collect::<Vec<_>>();
+        assert!(notices_for(&s, &mut w, 60_000, DOWN_AFTER_MS).is_empty());
+        let down = notices_for(&s, &mut w, DOWN_AFTER_MS, DOWN_AFTER_MS);
+        assert_eq!(kinds(down.clone()), [NoticeKind::SourceDown]);
+        assert!(down[0].1.contains("HTTP 503"));
+        assert!(notices_for(&s, &mut w, DOWN_AFTER_MS * 3, DOWN_AFTER_MS).is_empty());
+        s.connected = true;
+        assert_eq!(
+            kinds(notices_for(&s, &mut w, DOWN_AFTER_MS * 4, DOWN_AFTER_MS)),
+            [NoticeKind::SourceRecovered]
+        );
+        assert!(notices_for(&s, &mut w, DOWN_AFTER_MS * 5, DOWN_AFTER_MS).is_empty());
+        s.connected = false;
+        s.stopped = true;
+        assert_eq!(
+            kinds(notices_for(&s, &mut w, 0, DOWN_AFTER_MS)),
+            [NoticeKind::SourceRefused]
+        );
+        assert!(notices_for(&s, &mut w, DOWN_AFTER_MS * 9, DOWN_AFTER_MS).is_empty());
+    }
 }

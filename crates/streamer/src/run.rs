@@ -24,7 +24,8 @@ pub fn run(config: &Config) -> Result<()> {
         workers.signal.clone(),
     )?;
     // Each source is its own task with its own backoff; one that fails never stops another.
-    let live = match crate::live::Live::start(config, pipeline.input.clone()) {
+    let notifier = crate::outbox::Notifier::new(config, workers.signal.clone());
+    let live = match crate::live::Live::start(config, pipeline.input.clone(), Some(notifier)) {
         Ok(live) => live,
         Err(e) => {
             let _ = pipeline.finish();
