@@ -13,6 +13,8 @@ targets=("$@")
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/work-corpus/$t"
   echo "== $t: ${seconds}s"
-  cargo fuzz run -s none "$t" "fuzz/work-corpus/$t" "fuzz/corpus/$t" -- \
+  features=()
+  [ "$t" != config_parse ] || features=(--features config)
+  cargo fuzz run -s none "${features[@]}" "$t" "fuzz/work-corpus/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
 done
