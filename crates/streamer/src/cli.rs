@@ -83,6 +83,52 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The actor registry: authors of matched posts and the watched actors.
+    Actors {
+        #[command(subcommand)]
+        command: ActorsCommand,
+    },
+    /// Counts over a window: alerts by severity, top rules, actors, entities, IOCs, domains,
+    /// surges and coverage per source (from counters kept as alerts are stored).
+    Stats {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The window: 30d, 12h, 90m, 2w or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// How many keys per list.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the alerts raised in a window for partners: STIX 2.1, MISP or CSV.
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The window: 30d, 12h, 90m, 2w or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Traffic Light Protocol marking: white (clear), green, amber, red.
+        #[arg(long, default_value = "amber")]
+        tlp: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The summary email of a window: print it, or send it through the email and .eml sinks.
+    Summary {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Deliver through every email and .eml sink instead of printing.
+        #[arg(long)]
+        send: bool,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -106,6 +152,40 @@ pub enum ConfigCommand {
     },
 }
 
+
+#[derive(Debug, Subcommand)]
+pub enum ActorsCommand {
+    /// Known accounts, most alerted first.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only the watched actors' accounts (from `[actors] csv`).
+        #[arg(long)]
+        watched: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything known about an actor: PLATFORM:ID, a handle (current or past) or a watched
+    /// actor's name (all of its accounts, across platforms).
+    Show {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        query: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `export --format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Stix,
+    Misp,
+    Csv,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Parse and compile the rules; report errors with line:column.
@@ -113,13 +193,19 @@ pub enum RulesCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Which rules each post in FILE matches (JSON lines).
+    /// Which rules each post in FILE matches (JSON lines); with --since, back-test the
+    /// configured rules over the posts stored in that window (the posts that matched a rule
+    /// when they arrived) and say what would have alerted.
     Test {
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
         format: FormatArg,
-        file: PathBuf,
+        /// Back-test over stored posts received in this window (30d, 12h, an RFC 3339 time).
+        #[arg(long, conflicts_with = "file")]
+        since: Option<String>,
+        #[arg(required_unless_present = "since")]
+        file: Option<PathBuf>,
     },
 }
 
@@ -183,7 +269,8 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn load(config: &Option<PathBuf>) -> Result<Config> {
+/// Loads the configuration a command names (see [`Config::load`]).
+pub fn load(config: &Option<PathBuf>) -> Result<Config> {
     Ok(Config::load(config.as_deref())?)
 }
 
@@ -227,9 +314,14 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 RulesCommand::Test {
                     config,
                     format,
+                    since,
                     file,
                 },
-        } => rules_test(&config, format.into(), &file)?,
+        } => match (since, file) {
+            (Some(since), _) => crate::analytics_cli::backtest(&load(&config)?, &since)?,
+            (None, Some(file)) => rules_test(&config, format.into(), &file)?,
+            (None, None) => unreachable!("clap requires FILE or --since"),
+        },
         Command::Ioc { file } => ioc(file)?,
         Command::Alert {
             command: AlertCommand::Test { config },
@@ -258,6 +350,25 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 .context("cannot write the man page")?;
         }
         Command::Serve { config, bind } => crate::web::serve(&load(&config)?, bind)?,
+        Command::Actors { command } => crate::analytics_cli::actors(command)?,
+        Command::Stats {
+            config,
+            since,
+            limit,
+            json,
+        } => crate::analytics_cli::stats(&load(&config)?, &since, limit, json)?,
+        Command::Export {
+            config,
+            format,
+            since,
+            tlp,
+            output,
+        } => crate::analytics_cli::export(&load(&config)?, format, &since, &tlp, output)?,
+        Command::Summary {
+            config,
+            since,
+            send,
+        } => crate::analytics_cli::summary(&load(&config)?, &since, send)?,
     }
     Ok(())
 }

@@ -26,6 +26,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// The analyst dashboard (`[web]`).
     pub web: WebConfig,
+    /// `[actors]`: the watched actors' sheet (its accounts are already in `watch.accounts`).
+    pub actors: crate::actors::ActorsConfig,
 }
 
 /// Where evidence, alerts, actors, cursors and the outbox live.
@@ -370,6 +372,7 @@ struct RawConfig {
     alerts: Option<RawAlerts>,
     pipeline: Option<RawPipeline>,
     web: Option<toml::Spanned<RawWeb>>,
+    actors: Option<RawActors>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -382,6 +385,13 @@ struct RawWeb {
     user: Option<String>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawActors {
+    csv: Option<PathBuf>,
+    silence_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -569,6 +579,9 @@ impl Config {
             severity: watch_severity,
         };
 
+        let mut watch = watch;
+        let actors = load_actors(raw.actors, path, &mut watch, &mut problems);
+
         let mut rules = Vec::new();
         for spanned in raw.rules {
             let line = line_of(spanned.span().start);
@@ -671,6 +684,7 @@ impl Config {
             alerts,
             pipeline,
             web,
+            actors,
         };
         if let Some(base) = base {
             config.resolve_relative_paths(&base);
@@ -759,6 +773,55 @@ impl Config {
             }
         }
     }
+}
+
+/// Reads the `[actors]` sheet (relative to the config file) and adds its accounts to the
+/// account rules, so every post of a watched account alerts without a keyword.
+fn load_actors(
+    raw: Option<RawActors>,
+    config_path: Option<&Path>,
+    watch: &mut WatchSpec,
+    problems: &mut Vec<ConfigProblem>,
+) -> crate::actors::ActorsConfig {
+    let mut actors = crate::actors::ActorsConfig::default();
+    let Some(raw) = raw else { return actors };
+    if let Some(days) = raw.silence_days {
+        actors.silence_days = days;
+    }
+    let Some(mut csv) = raw.csv else {
+        return actors;
+    };
+    if let Some(base) = config_path.and_then(|p| p.parent()) {
+        if csv.is_relative() && !base.as_os_str().is_empty() {
+            csv = base.join(csv);
+        }
+    }
+    match std::fs::read_to_string(&csv) {
+        Err(e) => problems.push(ConfigProblem {
+            line: None,
+            message: format!("actors.csv: cannot read {}: {e}", csv.display()),
+        }),
+        Ok(text) => match crate::actors::Watchlist::from_csv(&text) {
+            Ok(list) => {
+                for key in list.account_keys() {
+                    if !watch.accounts.contains(&key) {
+                        watch.accounts.push(key);
+                    }
+                }
+                actors.watchlist = std::sync::Arc::new(list);
+            }
+            Err(sheet) => {
+                for p in sheet {
+                    problems.push(ConfigProblem {
+                        line: None,
+                        message: format!("actors.csv {}: {p}", csv.display()),
+                    });
+                }
+            }
+        },
+    }
+    actors.csv = Some(csv);
+    actors
 }
 
 fn default_sinks() -> Vec<SinkConfig> {

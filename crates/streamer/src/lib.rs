@@ -11,9 +11,13 @@
 //! Errors: library crates return typed errors; this crate uses `anyhow` with context, and the
 //! CLI maps a bad configuration or usage to exit code 2 and anything else to 1.
 
+pub mod actors;
 pub mod alert;
+pub mod analytics;
+pub mod analytics_cli;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod live;
 pub mod metrics;
 pub mod outbox;
@@ -25,6 +29,7 @@ pub mod run;
 pub mod sinks;
 pub mod storage;
 pub mod web;
+pub mod summary;
 
 use config::Config;
 use std::sync::atomic::{AtomicBool, Ordering};

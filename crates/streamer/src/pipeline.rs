@@ -12,7 +12,9 @@
 //! edit, delete) are applied in the order they arrived. Every channel is bounded, so a slow
 //! store slows the producers instead of growing memory.
 
+use crate::actors::ActorsConfig;
 use crate::alert::{alert_id, merge_key, AlertRecord};
+use crate::analytics::{Coverage, StoreHooks};
 use crate::outbox::Signal;
 use crate::storage::{now_rfc3339, NewAlert, OutboxSink, Storage};
 use anyhow::Result;
@@ -142,6 +144,8 @@ struct Processed {
     origin: Arc<Origin>,
     outcomes: Vec<Outcome>,
     cursor: Option<i64>,
+    /// Posts seen (matched or not) and withheld, for coverage analytics.
+    coverage: Coverage,
 }
 
 /// The pipeline has stopped and takes no more input.
@@ -174,6 +178,8 @@ pub struct PipelineSettings {
     pub workers: usize,
     pub sinks: Vec<OutboxSink>,
     pub merge_window_ms: i64,
+    /// Watched actors: their renames, silences and account changes alert (`actors`).
+    pub actors: ActorsConfig,
 }
 
 /// A running pipeline.
@@ -214,6 +220,7 @@ impl Pipeline {
         let store = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
+                let mut hooks = StoreHooks::new(settings.actors);
                 store_loop(
                     storage,
                     out_rx,
@@ -221,6 +228,7 @@ impl Pipeline {
                     settings.merge_window_ms,
                     &store_stats,
                     &signal,
+                    &mut hooks,
                 )
             })?;
         Ok(Pipeline {
@@ -277,6 +285,7 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
     let mut decoder = Decoder::new(origin.format, origin.decoder.clone());
     let mut outcomes = Vec::new();
     let mut cursor: Option<i64> = None;
+    let mut coverage = Coverage::default();
     let (mut posts, mut bad, mut matched, mut deletes, mut notices, mut ignored) =
         (0, 0, 0, 0, 0, 0);
     Stats::add(
@@ -313,9 +322,13 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
         if let Some(c) = decoded.cursor {
             cursor = Some(cursor.map_or(c, |old: i64| old.max(c)));
         }
+        if crate::analytics::is_withheld_line(line) {
+            coverage.withheld(streamer_model::Platform::X);
+        }
         match decoded.event {
             Event::Create(post) => {
                 posts += 1;
+                coverage.post(post.platform);
                 if let Some(m) = match_post(*post, line, false, rules) {
                     matched += 1;
                     outcomes.push(Outcome::Matched(Box::new(m)));
@@ -323,6 +336,7 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
             }
             Event::Edit(post) => {
                 posts += 1;
+                coverage.post(post.platform);
                 if let Some(m) = match_post(*post, line, true, rules) {
                     matched += 1;
                     outcomes.push(Outcome::Matched(Box::new(m)));
@@ -364,6 +378,7 @@ fn process_batch(batch: Batch, rules: &RuleSet, stats: &Stats, bad_logged: &mut 
         origin,
         outcomes,
         cursor,
+        coverage,
     }
 }
 
@@ -394,6 +409,7 @@ fn store_loop(
     window_ms: i64,
     stats: &Stats,
     signal: &Signal,
+    hooks: &mut StoreHooks,
 ) -> Result<()> {
     let mut pending: BTreeMap<u64, Processed> = BTreeMap::new();
     let mut next = 0u64;
@@ -401,10 +417,13 @@ fn store_loop(
         pending.insert(p.seq, p);
         while let Some(p) = pending.remove(&next) {
             next += 1;
-            if p.outcomes.is_empty() && (p.cursor.is_none() || p.origin.cursor_key.is_none()) {
+            if p.outcomes.is_empty()
+                && p.coverage.is_empty()
+                && (p.cursor.is_none() || p.origin.cursor_key.is_none())
+            {
                 continue;
             }
-            let new_rows = commit(&mut storage, p, sinks, window_ms, stats)?;
+            let new_rows = commit(&mut storage, p, sinks, window_ms, stats, hooks)?;
             if new_rows > 0 {
                 signal.notify();
             }
@@ -419,8 +438,16 @@ fn commit(
     sinks: &[OutboxSink],
     window_ms: i64,
     stats: &Stats,
+    hooks: &mut StoreHooks,
 ) -> Result<usize> {
     let mut tx = storage.batch()?;
+    let now = jiff::Timestamp::now();
+    let now_s = crate::storage::now_rfc3339_at(now);
+    // Coverage and alert counters name the source: a live source by its name, a replay as such.
+    let live = p.origin.cursor_key.is_some();
+    let source = if live { p.origin.name.as_str() } else { "replay" };
+    hooks.coverage(tx.conn(), source, &p.coverage, now)?;
+    let mut synthetic = hooks.periodic(tx.conn(), &now_s)?;
     for outcome in p.outcomes {
         match outcome {
             Outcome::Matched(m) => {
@@ -445,6 +472,7 @@ fn commit(
                     continue;
                 }
                 tx.upsert_post(&post, &raw)?;
+                let old_handle = hooks.before_post(tx.conn(), &post)?;
                 post.author.previous_handles = tx.observe_author(&post)?;
                 let record = AlertRecord {
                     alert_id: alert_id(&post, &new_hits),
@@ -470,13 +498,32 @@ fn commit(
                     window_ms,
                 )?;
                 Stats::add(&stats.alerts, 1);
+                let alert_source = if live {
+                    source.to_string()
+                } else {
+                    format!("replay:{}", record.post.platform.as_str())
+                };
+                synthetic.extend(hooks.after_alert(
+                    tx.conn(),
+                    &record,
+                    old_handle.as_deref(),
+                    &alert_source,
+                    now,
+                )?);
             }
             Outcome::Delete(d) => {
                 tx.mark_deleted(&d)?;
             }
             Outcome::Actor(a) => {
+                synthetic.extend(hooks.before_actor_event(tx.conn(), &a, &now_s)?);
                 tx.apply_actor_event(&a)?;
             }
+        }
+    }
+    for record in &synthetic {
+        if crate::analytics::insert_synthetic(&mut tx, record, sinks, window_ms)? {
+            hooks.count_synthetic(tx.conn(), record, now)?;
+            Stats::add(&stats.alerts, 1);
         }
     }
     if let (Some(c), Some(key)) = (p.cursor, &p.origin.cursor_key) {

@@ -64,6 +64,7 @@ pub fn replay(
             workers: config.pipeline.workers,
             sinks: outbox_sinks,
             merge_window_ms: config.alerts.merge_window_secs * 1000,
+            actors: config.actors.clone(),
         },
         rules,
         workers.signal.clone(),

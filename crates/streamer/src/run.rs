@@ -19,6 +19,7 @@ pub fn run(config: &Config) -> Result<()> {
             workers: config.pipeline.workers,
             sinks: crate::outbox_sinks(config),
             merge_window_ms: config.alerts.merge_window_secs * 1000,
+            actors: config.actors.clone(),
         },
         rules.clone(),
         workers.signal.clone(),

@@ -14,7 +14,7 @@ use std::path::Path;
 use streamer_model::{ActorEvent, DeleteRef, Platform, Post};
 
 /// The schema version this build writes. A database with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Each migration brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -189,6 +189,68 @@ CREATE TABLE source_state (
     updated_at   TEXT NOT NULL
 );
 "#,
+    // 5: analytics and the actor registry (issue 8). Counters are kept as alerts are stored,
+    // so reports never rescan history: `hourly_counts` per dimension (rule, entity, state,
+    // actor, source, severity, ioc, domain) and hour; `source_hourly` for coverage; the
+    // clients and places of each actor; the watched accounts' first watch time; surges raised.
+    r#"
+CREATE TABLE hourly_counts (
+    dim          TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    hour         TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (dim, key, hour)
+);
+CREATE INDEX hourly_counts_hour ON hourly_counts(dim, hour);
+CREATE TABLE source_hourly (
+    source       TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    hour         TEXT NOT NULL,
+    posts        INTEGER NOT NULL DEFAULT 0,
+    withheld     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, platform, hour)
+);
+CREATE TABLE analytics_meta (
+    key          TEXT PRIMARY KEY,
+    value        TEXT NOT NULL
+);
+CREATE TABLE actor_clients (
+    platform     TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    client       TEXT NOT NULL,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (platform, author_id, client)
+);
+CREATE TABLE actor_places (
+    platform     TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    place        TEXT NOT NULL,
+    country      TEXT,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (platform, author_id, place)
+);
+CREATE TABLE watched_accounts (
+    platform     TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    since        TEXT NOT NULL,
+    PRIMARY KEY (platform, author_id)
+);
+CREATE TABLE surges (
+    dim          TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    hour         TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    baseline     REAL NOT NULL,
+    threshold    INTEGER NOT NULL,
+    alert_id     TEXT NOT NULL,
+    PRIMARY KEY (dim, key, hour)
+);
+"#,
 ];
 
 /// A connection to the store, with the schema checked.
@@ -250,9 +312,12 @@ pub fn now_ms() -> i64 {
 
 /// Now as RFC 3339 UTC with second precision.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    now_rfc3339_at(jiff::Timestamp::now())
+}
+
+/// A time as RFC 3339 UTC with second precision, the form stored everywhere.
+pub fn now_rfc3339_at(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Storage {
@@ -473,6 +538,15 @@ impl Storage {
     }
 }
 
+/// Every handle an account used, oldest first (for records built outside a post).
+pub fn previous_handles_of(
+    conn: &Connection,
+    platform: Platform,
+    author_id: &str,
+) -> Result<Vec<String>> {
+    previous_handles(conn, platform, author_id, None)
+}
+
 fn previous_handles(
     conn: &Connection,
     platform: Platform,
@@ -504,6 +578,12 @@ pub struct Batch<'c> {
 }
 
 impl Batch<'_> {
+    /// The batch's transaction, for the analytics and actor hooks of the store stage
+    /// (`analytics`, `actors`) that keep their counters in the same commit as the alert.
+    pub fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
     /// The rules already alerted for a post (by any earlier version of it).
     pub fn alerted_rules(&self, platform: Platform, post_id: &str) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare_cached(
