@@ -422,8 +422,16 @@ fn record(post: Post, hit: RuleHit, now: &str) -> AlertRecord {
 
 fn label(handle: Option<&str>, account: &AccountRef) -> String {
     match handle {
-        Some(h) => format!("@{h} ({} {})", account.platform.display_name(), account.author_id),
-        None => format!("{} account {}", account.platform.display_name(), account.author_id),
+        Some(h) => format!(
+            "@{h} ({} {})",
+            account.platform.display_name(),
+            account.author_id
+        ),
+        None => format!(
+            "{} account {}",
+            account.platform.display_name(),
+            account.author_id
+        ),
     }
 }
 
@@ -641,13 +649,7 @@ pub fn silence_alerts(
             conn.execute(
                 "INSERT INTO actor_events (platform, author_id, kind, old_value, new_value, at)
                  VALUES (?1, ?2, 'silence', ?3, ?4, ?5)",
-                params![
-                    p,
-                    account.author_id,
-                    last,
-                    silence_days.to_string(),
-                    now
-                ],
+                params![p, account.author_id, last, silence_days.to_string(), now],
             )?;
             let mut author = Author::new(account.author_id.clone());
             author.handle = handle.clone();
@@ -947,8 +949,14 @@ mod tests {
         let otter = &w.actors[0];
         assert_eq!(otter.associations, vec!["LockBit", "affiliate"]);
         assert_eq!(otter.severity(), Severity::High);
-        assert_eq!(otter.notes.as_deref(), Some("Posts leak links, \"first\" on X"));
-        assert_eq!(otter.extra, vec![("Source".to_string(), "sheet-2".to_string())]);
+        assert_eq!(
+            otter.notes.as_deref(),
+            Some("Posts leak links, \"first\" on X")
+        );
+        assert_eq!(
+            otter.extra,
+            vec![("Source".to_string(), "sheet-2".to_string())]
+        );
         assert_eq!(otter.accounts.len(), 3);
         for (p, id) in [
             (Platform::X, "783214"),
@@ -959,7 +967,9 @@ mod tests {
         }
         assert_eq!(w.lookup(Platform::X, "99").unwrap().name, "Quiet Fox");
         assert_eq!(w.actors[1].severity(), Severity::Low);
-        assert!(w.account_keys().contains(&"bluesky:did:plc:abc123".to_string()));
+        assert!(w
+            .account_keys()
+            .contains(&"bluesky:did:plc:abc123".to_string()));
     }
 
     #[test]
@@ -967,9 +977,15 @@ mod tests {
         let bad = "name,x,bluesky\nA,@someone,alice.bsky.social\nB,1,\nC,1,\n";
         let problems = Watchlist::from_csv(bad).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        assert!(text[0].starts_with("line 2:") && text[0].contains("@someone"), "{text:?}");
+        assert!(
+            text[0].starts_with("line 2:") && text[0].contains("@someone"),
+            "{text:?}"
+        );
         assert!(text[1].contains("alice.bsky.social"), "{text:?}");
-        assert!(text[2].starts_with("line 4:") && text[2].contains("both"), "{text:?}");
+        assert!(
+            text[2].starts_with("line 4:") && text[2].contains("both"),
+            "{text:?}"
+        );
         assert!(Watchlist::from_csv("x,y\n1,2\n").is_err());
     }
 }

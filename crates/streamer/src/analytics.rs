@@ -198,7 +198,10 @@ impl Coverage {
 
     /// True when nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.posts.iter().chain(self.withheld.iter()).all(|&n| n == 0)
+        self.posts
+            .iter()
+            .chain(self.withheld.iter())
+            .all(|&n| n == 0)
     }
 }
 
@@ -241,12 +244,7 @@ impl StoreHooks {
             return Ok(vec![]);
         }
         self.last_silence_check = Some(Instant::now());
-        crate::actors::silence_alerts(
-            conn,
-            &self.actors.watchlist,
-            self.actors.silence_days,
-            now,
-        )
+        crate::actors::silence_alerts(conn, &self.actors.watchlist, self.actors.silence_days, now)
     }
 
     /// Counts one batch's posts for coverage, by the hour they were received.
@@ -303,7 +301,9 @@ impl StoreHooks {
         for rule in &record.rules {
             let n = bump(conn, "rule", &rule.id, &hour)?;
             if live {
-                if let Some(s) = self.surge(conn, "rule", &rule.id, &hour, n, rule.severity, record, now)? {
+                if let Some(s) =
+                    self.surge(conn, "rule", &rule.id, &hour, n, rule.severity, record, now)?
+                {
                     out.push(s);
                 }
             }
@@ -312,7 +312,9 @@ impl StoreHooks {
         for e in &record.entities {
             let n = bump(conn, "entity", &e.domain, &hour)?;
             if live {
-                if let Some(s) = self.surge(conn, "entity", &e.domain, &hour, n, sev, record, now)? {
+                if let Some(s) =
+                    self.surge(conn, "entity", &e.domain, &hour, n, sev, record, now)?
+                {
                     out.push(s);
                 }
             }
@@ -395,7 +397,10 @@ impl StoreHooks {
                 b.samples, b.median
             )
         } else {
-            format!("the previous {} hours had a median of {}", b.samples, b.median)
+            format!(
+                "the previous {} hours had a median of {}",
+                b.samples, b.median
+            )
         };
         let text = format!(
             "Surge: {what}: {count} alerts in the hour from {hour}:00 UTC; {basis} (surge threshold {}).",
@@ -436,7 +441,15 @@ impl StoreHooks {
         conn.execute(
             "INSERT OR IGNORE INTO surges (dim, key, hour, count, baseline, threshold, alert_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![dim, key, hour, count as i64, b.median, b.threshold as i64, record.alert_id],
+            params![
+                dim,
+                key,
+                hour,
+                count as i64,
+                b.median,
+                b.threshold as i64,
+                record.alert_id
+            ],
         )?;
         Ok(Some(record))
     }
@@ -628,9 +641,9 @@ pub fn parse_since(s: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp> {
         return Ok(t);
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--since {s:?}: expected e.g. 30d, 12h, 90m, 2w or an RFC 3339 time"))?;
+    let n: i64 = num.parse().map_err(|_| {
+        anyhow::anyhow!("--since {s:?}: expected e.g. 30d, 12h, 90m, 2w or an RFC 3339 time")
+    })?;
     let hours = match unit {
         "m" | "min" => return Ok(now - jiff::SignedDuration::from_mins(n)),
         "h" => n,
@@ -744,9 +757,7 @@ impl Report {
 /// Builds the report of a window from the counters.
 pub fn report(conn: &Connection, w: &Window, limit: usize) -> Result<Report> {
     let mut sev = top(conn, "severity", w, 10)?;
-    sev.sort_by_key(|c| {
-        std::cmp::Reverse(Severity::parse(&c.key).unwrap_or(Severity::Info))
-    });
+    sev.sort_by_key(|c| std::cmp::Reverse(Severity::parse(&c.key).unwrap_or(Severity::Info)));
     let (from, to) = w.hours();
     let mut stmt = conn.prepare(
         "SELECT dim, key, hour, count, baseline, threshold, alert_id FROM surges
@@ -862,7 +873,13 @@ pub fn report_text(r: &Report) -> String {
         for c in rows {
             match &c.label {
                 Some(l) => {
-                    let _ = writeln!(s, "  {:>6}  {} {}", c.count, crate::render::one_line(&c.key), crate::render::one_line(l));
+                    let _ = writeln!(
+                        s,
+                        "  {:>6}  {} {}",
+                        c.count,
+                        crate::render::one_line(&c.key),
+                        crate::render::one_line(l)
+                    );
                 }
                 None => {
                     let _ = writeln!(s, "  {:>6}  {}", c.count, crate::render::one_line(&c.key));
@@ -928,10 +945,18 @@ mod tests {
             parse_since("30d", now).unwrap().to_string(),
             "2026-11-03T12:00:00Z"
         );
-        assert_eq!(parse_since("2w", now).unwrap().to_string(), "2026-11-19T12:00:00Z");
-        assert_eq!(parse_since("90m", now).unwrap().to_string(), "2026-12-03T10:30:00Z");
         assert_eq!(
-            parse_since("2026-12-01T00:00:00Z", now).unwrap().to_string(),
+            parse_since("2w", now).unwrap().to_string(),
+            "2026-11-19T12:00:00Z"
+        );
+        assert_eq!(
+            parse_since("90m", now).unwrap().to_string(),
+            "2026-12-03T10:30:00Z"
+        );
+        assert_eq!(
+            parse_since("2026-12-01T00:00:00Z", now)
+                .unwrap()
+                .to_string(),
             "2026-12-01T00:00:00Z"
         );
         assert!(parse_since("soon", now).is_err());
@@ -940,9 +965,13 @@ mod tests {
 
     #[test]
     fn withheld_is_a_key_not_a_word() {
-        assert!(is_withheld_line(br#"{"data":{"id":"1","withheld":{"country_codes":["DE"]}}}"#));
+        assert!(is_withheld_line(
+            br#"{"data":{"id":"1","withheld":{"country_codes":["DE"]}}}"#
+        ));
         assert!(is_withheld_line(br#"{"status_withheld":{"id":1}}"#));
-        assert!(!is_withheld_line(br#"{"data":{"text":"the \"withheld\" tweet"}}"#));
+        assert!(!is_withheld_line(
+            br#"{"data":{"text":"the \"withheld\" tweet"}}"#
+        ));
     }
 
     #[test]

@@ -99,12 +99,7 @@ pub fn actors(command: ActorsCommand) -> Result<()> {
         } => {
             let config = crate::cli::load(&config)?;
             let storage = Storage::open(&config.storage.path)?;
-            let list = actors::list(
-                storage.conn(),
-                &config.actors.watchlist,
-                watched,
-                limit,
-            )?;
+            let list = actors::list(storage.conn(), &config.actors.watchlist, watched, limit)?;
             let mut out = std::io::stdout().lock();
             if json {
                 for a in &list {
@@ -124,7 +119,10 @@ pub fn actors(command: ActorsCommand) -> Result<()> {
                     a.platform.as_str(),
                     crate::render::one_line(&a.author_id),
                     crate::render::one_line(
-                        &a.handle.as_ref().map(|h| format!("@{h}")).unwrap_or_default()
+                        &a.handle
+                            .as_ref()
+                            .map(|h| format!("@{h}"))
+                            .unwrap_or_default()
                     ),
                     a.alert_count,
                     a.first_seen.as_deref().unwrap_or("never"),
@@ -172,10 +170,7 @@ pub fn actors(command: ActorsCommand) -> Result<()> {
     }
 }
 
-fn show_text(
-    watched: Option<&actors::WatchedActor>,
-    details: &[actors::AccountDetail],
-) -> String {
+fn show_text(watched: Option<&actors::WatchedActor>, details: &[actors::AccountDetail]) -> String {
     use crate::render::one_line as ol;
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -241,7 +236,9 @@ fn show_text(
                     ol(&v.value),
                     v.first_seen,
                     v.last_seen,
-                    v.count.map(|c| format!(", {c} post(s)")).unwrap_or_default()
+                    v.count
+                        .map(|c| format!(", {c} post(s)"))
+                        .unwrap_or_default()
                 );
             }
         }

@@ -14,9 +14,11 @@
 //!   SCOs from their id-contributing properties in the STIX namespace, everything else from
 //!   a stable name in Streamer's namespace, so exporting twice gives the same ids and partners
 //!   de-duplicate. Bitcoin addresses have no STIX 2.1 observable and are left out; IPs that
-//!   `streamer_ioc::is_actionable_ip` rejects get no indicator (they stay observables).
+//!   `streamer_ioc::is_actionable_ip` rejects, and domains, URLs and emails of a targeted
+//!   government entity (the victim), get no indicator (they stay observables).
 //! - MISP ([`misp_event`]): one event for the window with one attribute per distinct IOC
-//!   (MISP type and category, `to_ids` false for non-actionable IPs and for context), the
+//!   (MISP type and category, `to_ids` false for non-actionable IPs, the victims' own
+//!   domains and context), the
 //!   post links, authors, targeted organisations and states as context attributes, comments
 //!   saying where each came from, tags for TLP and for the rules.
 //! - CSV ([`csv_export`]): one row per (alert, IOC), or one row for an alert without IOCs;
@@ -107,11 +109,35 @@ const STREAMER_NS: Uuid = Uuid::from_u128(0x5f1c_2a8e_7b34_4d0e_9a61_c3e8_44b2_9
 /// The STIX 2.1 namespace for cyber-observable ids (specification 2.9).
 const STIX_SCO_NS: Uuid = Uuid::from_u128(0x00ab_edb4_aa42_466c_9c01_fed2_3315_a9b7);
 
+/// An SDO/SRO id: STIX asks for version 4 UUIDs there, so the hash of a stable name (in
+/// Streamer's namespace) fills a version 4 UUID: well-formed, and the same on every export.
 fn sdo_id(kind: &str, name: &str) -> String {
-    format!(
-        "{kind}--{}",
-        Uuid::new_v5(&STREAMER_NS, format!("{kind}\0{name}").as_bytes())
-    )
+    format!("{kind}--{}", stable_v4(&format!("{kind}\0{name}")))
+}
+
+fn stable_v4(name: &str) -> Uuid {
+    let h = Uuid::new_v5(&STREAMER_NS, name.as_bytes());
+    uuid::Builder::from_random_bytes(*h.as_bytes()).into_uuid()
+}
+
+/// A URL as an RFC 3986 URI (STIX `url` values must be): characters a URI cannot hold are
+/// percent-encoded (their UTF-8 bytes), everything else is kept.
+fn uri_safe(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let keep = b.is_ascii_alphanumeric()
+            || b"-._~:/?#[]@!$&'()*+,;=".contains(&b)
+            || (b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// An SCO id: UUIDv5 of the canonical JSON of its id-contributing properties.
@@ -136,9 +162,19 @@ fn quote_pattern(v: &str) -> String {
 
 /// The STIX pattern and observable of an IOC kind; `None` for kinds without one.
 fn stix_observable(kind: &str, value: &str) -> Option<(String, Value)> {
+    let url_value = uri_safe(value);
+    let value = if kind == "url" {
+        url_value.as_str()
+    } else {
+        value
+    };
     let q = quote_pattern(value);
     let (pattern, sco_type, contributing) = match kind {
-        "url" => (format!("[url:value = '{q}']"), "url", json!({"value": value})),
+        "url" => (
+            format!("[url:value = '{q}']"),
+            "url",
+            json!({"value": value}),
+        ),
         "domain" => (
             format!("[domain-name:value = '{q}']"),
             "domain-name",
@@ -184,9 +220,16 @@ fn stix_observable(kind: &str, value: &str) -> Option<(String, Value)> {
     Some((pattern, sco))
 }
 
+/// Whether an IOC belongs on a blocklist: not a private or reserved IP, and not a domain, URL
+/// or email address of a targeted government entity (the victim, not the attacker).
 fn actionable(kind: &str, value: &str) -> bool {
+    let victim =
+        |host: Option<String>| host.is_some_and(|h| streamer_ioc::lookup_entity(&h).is_some());
     match kind {
         "ipv4" | "ipv6" => streamer_ioc::is_actionable_ip(value),
+        "domain" => !victim(Some(value.to_string())),
+        "url" => !victim(streamer_ioc::url_host(value)),
+        "email" => !victim(value.rsplit_once('@').map(|(_, d)| d.to_string())),
         _ => true,
     }
 }
@@ -264,7 +307,11 @@ pub fn stix_bundle(records: &[AlertRecord], watchlist: &Watchlist, tlp: Tlp) -> 
         // The author: an identity per account, a threat actor when watched.
         let author_name = match &post.author.handle {
             Some(h) => format!("@{h} ({})", post.platform.display_name()),
-            None => format!("{} account {}", post.platform.display_name(), post.author.id),
+            None => format!(
+                "{} account {}",
+                post.platform.display_name(),
+                post.author.id
+            ),
         };
         let mut handles: Vec<String> = post.author.previous_handles.clone();
         handles.extend(post.author.handle.clone());
@@ -411,22 +458,23 @@ pub fn stix_bundle(records: &[AlertRecord], watchlist: &Watchlist, tlp: Tlp) -> 
     let ids: Vec<&String> = b.objects.keys().collect();
     let bundle_id = format!(
         "bundle--{}",
-        Uuid::new_v5(
-            &STREAMER_NS,
-            ids.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-                .as_bytes()
-        )
+        stable_v4(&ids.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
     );
     json!({"type": "bundle", "id": bundle_id, "objects": b.objects.into_values().collect::<Vec<_>>()})
 }
 
 fn author_name_plain(r: &AlertRecord) -> String {
     match &r.post.author.handle {
-        Some(h) => format!("@{h} ({} {})", r.post.platform.display_name(), r.post.author.id),
-        None => format!("{} account {}", r.post.platform.display_name(), r.post.author.id),
+        Some(h) => format!(
+            "@{h} ({} {})",
+            r.post.platform.display_name(),
+            r.post.author.id
+        ),
+        None => format!(
+            "{} account {}",
+            r.post.platform.display_name(),
+            r.post.author.id
+        ),
     }
 }
 
@@ -467,42 +515,39 @@ struct MispAttr {
 pub fn misp_event(records: &[AlertRecord], watchlist: &Watchlist, tlp: Tlp, info: &str) -> Value {
     let now = jiff::Timestamp::now();
     let mut attrs: BTreeMap<(&'static str, String), MispAttr> = BTreeMap::new();
-    let mut add = |kind: &'static str,
-                   category: &'static str,
-                   value: &str,
-                   to_ids: bool,
-                   r: &AlertRecord| {
-        let seen = r
-            .post
-            .created_at
-            .clone()
-            .unwrap_or_else(|| r.created_at.clone());
-        let a = attrs
-            .entry((kind, value.to_string()))
-            .or_insert_with(|| MispAttr {
-                kind,
-                category,
-                value: value.to_string(),
-                to_ids,
-                first: seen.clone(),
-                last: seen.clone(),
-                posts: BTreeSet::new(),
-                authors: BTreeSet::new(),
-                rules: BTreeSet::new(),
-                severity: Severity::Info,
-            });
-        if seen < a.first {
-            a.first = seen.clone();
-        }
-        if seen > a.last {
-            a.last = seen;
-        }
-        a.posts
-            .insert(r.post.url.clone().unwrap_or_else(|| r.post.id.clone()));
-        a.authors.insert(author_name_plain(r));
-        a.rules.extend(r.rules.iter().map(|h| h.id.clone()));
-        a.severity = a.severity.max(r.severity());
-    };
+    let mut add =
+        |kind: &'static str, category: &'static str, value: &str, to_ids: bool, r: &AlertRecord| {
+            let seen = r
+                .post
+                .created_at
+                .clone()
+                .unwrap_or_else(|| r.created_at.clone());
+            let a = attrs
+                .entry((kind, value.to_string()))
+                .or_insert_with(|| MispAttr {
+                    kind,
+                    category,
+                    value: value.to_string(),
+                    to_ids,
+                    first: seen.clone(),
+                    last: seen.clone(),
+                    posts: BTreeSet::new(),
+                    authors: BTreeSet::new(),
+                    rules: BTreeSet::new(),
+                    severity: Severity::Info,
+                });
+            if seen < a.first {
+                a.first = seen.clone();
+            }
+            if seen > a.last {
+                a.last = seen;
+            }
+            a.posts
+                .insert(r.post.url.clone().unwrap_or_else(|| r.post.id.clone()));
+            a.authors.insert(author_name_plain(r));
+            a.rules.extend(r.rules.iter().map(|h| h.id.clone()));
+            a.severity = a.severity.max(r.severity());
+        };
     let mut max_sev = Severity::Info;
     let mut rules: BTreeSet<String> = BTreeSet::new();
     let real: Vec<&AlertRecord> = records.iter().filter(|r| !is_synthetic(r)).collect();
@@ -643,7 +688,11 @@ pub fn csv_export(records: &[AlertRecord], watchlist: &Watchlist) -> Result<Vec<
                 None => e.domain.clone(),
             })
             .collect();
-        let mut states: Vec<&str> = r.entities.iter().filter_map(|e| e.state.as_deref()).collect();
+        let mut states: Vec<&str> = r
+            .entities
+            .iter()
+            .filter_map(|e| e.state.as_deref())
+            .collect();
         states.dedup();
         let text: String = p.text.chars().take(500).collect();
         let base = |kind: &str, value: &str, act: &str| -> Vec<String> {
@@ -684,10 +733,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_escape_quotes_and_backslashes() {
-        let (p, sco) = stix_observable("url", r"http://e.com/a'b\c").unwrap();
-        assert_eq!(p, r"[url:value = 'http://e.com/a\'b\\c']");
-        assert_eq!(sco["value"], r"http://e.com/a'b\c");
+    fn patterns_escape_quotes_and_urls_are_uris() {
+        let (p, sco) = stix_observable("url", "http://e.com/a'b c|d%zz%41").unwrap();
+        assert_eq!(p, r"[url:value = 'http://e.com/a\'b%20c%7Cd%25zz%41']");
+        assert_eq!(sco["value"], "http://e.com/a'b%20c%7Cd%25zz%41");
+        let (p, _) = stix_observable("email", r"a\b'c@e.com").unwrap();
+        assert_eq!(p, r"[email-addr:value = 'a\\b\'c@e.com']");
         let (p, _) = stix_observable("sha1", &"a".repeat(40)).unwrap();
         assert!(p.starts_with("[file:hashes.'SHA-1' = '"));
         assert!(stix_observable("btc", "1x").is_none());

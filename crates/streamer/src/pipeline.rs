@@ -445,7 +445,11 @@ fn commit(
     let now_s = crate::storage::now_rfc3339_at(now);
     // Coverage and alert counters name the source: a live source by its name, a replay as such.
     let live = p.origin.cursor_key.is_some();
-    let source = if live { p.origin.name.as_str() } else { "replay" };
+    let source = if live {
+        p.origin.name.as_str()
+    } else {
+        "replay"
+    };
     hooks.coverage(tx.conn(), source, &p.coverage, now)?;
     let mut synthetic = hooks.periodic(tx.conn(), &now_s)?;
     for outcome in p.outcomes {

@@ -26,9 +26,9 @@ pub struct Summary {
 /// Delivery health to show beside source coverage: (sink, pending, failed).
 pub type SinkHealth = Vec<(String, u64, u64)>;
 
-fn show(kind_key: &str, defang: bool) -> String {
-    // IOC keys are `kind:value`; values are shown defanged so no reader clicks them.
-    let s = one_line(kind_key);
+/// A post-derived value for people: on one line, defanged so that no reader clicks it.
+fn show(value: &str, defang: bool) -> String {
+    let s = one_line(value);
     if defang {
         streamer_ioc::defang(&s)
     } else {
@@ -56,7 +56,10 @@ pub fn build(report: &Report, sinks: &SinkHealth, defang: bool) -> Summary {
     };
     let day = |t: &str| t.replace('T', " ").trim_end_matches('Z').to_string();
     let window = format!("{} to {} UTC", day(&report.since), day(&report.until));
-    let mut subject = format!("Streamer summary: {total} alert{}", if total == 1 { "" } else { "s" });
+    let mut subject = format!(
+        "Streamer summary: {total} alert{}",
+        if total == 1 { "" } else { "s" }
+    );
     let (c, h) = (sev_count("critical"), sev_count("high"));
     if c + h > 0 {
         subject.push_str(&format!(" ({c} critical, {h} high)"));
@@ -95,27 +98,54 @@ pub fn build(report: &Report, sinks: &SinkHealth, defang: bool) -> Summary {
         ),
         (
             "Top actors",
-            report.actors.iter().map(|c| format!("{} ({})", item(c, false), c.count)).collect(),
+            report
+                .actors
+                .iter()
+                .map(|c| format!("{} ({})", item(c, false), c.count))
+                .collect(),
         ),
         (
             "Targeted entities",
-            report.entities.iter().map(|c| format!("{} ({})", item(c, defang), c.count)).collect(),
+            report
+                .entities
+                .iter()
+                .map(|c| format!("{} ({})", item(c, defang), c.count))
+                .collect(),
         ),
         (
             "States",
-            report.states.iter().map(|c| format!("{} ({})", item(c, false), c.count)).collect(),
+            report
+                .states
+                .iter()
+                .map(|c| format!("{} ({})", item(c, false), c.count))
+                .collect(),
         ),
         (
             "Top IOCs",
-            report.iocs.iter().map(|c| format!("{} ({})", item(c, defang), c.count)).collect(),
+            report
+                .iocs
+                .iter()
+                .map(|c| match c.key.split_once(':') {
+                    Some((kind, value)) => format!("{kind} {} ({})", show(value, defang), c.count),
+                    None => format!("{} ({})", show(&c.key, defang), c.count),
+                })
+                .collect(),
         ),
         (
             "Top domains",
-            report.domains.iter().map(|c| format!("{} ({})", item(c, defang), c.count)).collect(),
+            report
+                .domains
+                .iter()
+                .map(|c| format!("{} ({})", item(c, defang), c.count))
+                .collect(),
         ),
         (
             "Rules",
-            report.rules.iter().map(|c| format!("{} ({})", item(c, false), c.count)).collect(),
+            report
+                .rules
+                .iter()
+                .map(|c| format!("{} ({})", item(c, false), c.count))
+                .collect(),
         ),
         ("Source health", source_health(report, sinks)),
     ];
@@ -129,7 +159,11 @@ pub fn build(report: &Report, sinks: &SinkHealth, defang: bool) -> Summary {
     );
     for (title, lines) in &sections {
         let _ = writeln!(text, "\n{title}:");
-        let _ = write!(html, "<h2 style=\"font-size:1.1em\">{}</h2>", html_escape(title));
+        let _ = write!(
+            html,
+            "<h2 style=\"font-size:1.1em\">{}</h2>",
+            html_escape(title)
+        );
         if lines.is_empty() {
             let _ = writeln!(text, "  (none)");
             html.push_str("<p>(none)</p>");
@@ -146,7 +180,10 @@ pub fn build(report: &Report, sinks: &SinkHealth, defang: bool) -> Summary {
     let hash = {
         use sha2::{Digest, Sha256};
         let d = Sha256::digest(format!("{}\0{}", report.since, report.until));
-        d[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        d[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     Summary {
         subject,
@@ -228,6 +265,9 @@ pub fn message(s: &Summary, from: &str, to: &[String]) -> Result<lettre::Message
             .parse::<Mailbox>()
             .map_err(|e| format!("to address {addr:?}: {e}"))?);
     }
-    b.multipart(MultiPart::alternative_plain_html(s.text.clone(), s.html.clone()))
-        .map_err(|e| format!("cannot build the summary message: {e}"))
+    b.multipart(MultiPart::alternative_plain_html(
+        s.text.clone(),
+        s.html.clone(),
+    ))
+    .map_err(|e| format!("cannot build the summary message: {e}"))
 }
