@@ -799,7 +799,8 @@ pub fn coverage(conn: &Connection, w: &Window) -> Result<Vec<CoverageRow>> {
         "SELECT source, platform, hour, posts, withheld FROM source_hourly
          WHERE hour >= ?1 AND hour <= ?2 ORDER BY source, platform, hour",
     )?;
-    let mut by: BTreeMap<(String, String), Vec<(String, i64, i64)>> = BTreeMap::new();
+    type Hours = Vec<(String, i64, i64)>;
+    let mut by: BTreeMap<(String, String), Hours> = BTreeMap::new();
     let rows = stmt.query_map(params![from, to], |r| {
         Ok((
             r.get::<_, String>(0)?,

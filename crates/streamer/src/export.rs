@@ -328,7 +328,7 @@ pub fn stix_bundle(records: &[AlertRecord], watchlist: &Watchlist, tlp: Tlp) -> 
             let mut desc = a.notes.clone().unwrap_or_default();
             if !a.associations.is_empty() {
                 if !desc.is_empty() {
-                    desc.push_str("\n");
+                    desc.push('\n');
                 }
                 desc.push_str(&format!("Associations: {}", a.associations.join(", ")));
             }
@@ -725,7 +725,7 @@ pub fn csv_export(records: &[AlertRecord], watchlist: &Watchlist) -> Result<Vec<
             w.write_record(base(kind, value, act))?;
         }
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]

@@ -194,9 +194,14 @@ pub fn python_venv() -> PathBuf {
     // Several test binaries may get here at once: one creates the venv, the others wait.
     let lock = root.with_extension("lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let waited = std::time::Instant::now();
     let _guard = loop {
         match std::fs::create_dir(&lock) {
             Ok(()) => break LockDir(lock.clone()),
+            Err(_) if waited.elapsed() > Duration::from_secs(600) => {
+                // A run that died while installing left its lock behind.
+                let _ = std::fs::remove_dir(&lock);
+            }
             Err(_) => {
                 if py.exists() && ready(&py) {
                     return py;
