@@ -369,11 +369,23 @@ impl StoreHooks {
         trigger: &AlertRecord,
         now: jiff::Timestamp,
     ) -> Result<Option<AlertRecord>> {
+        if count < self.params.min_count {
+            // No threshold is below the minimum count: skip the lookups for most alerts.
+            return Ok(None);
+        }
         let Some(b) = stored_baseline(conn, dim, key, hour, &self.params)? else {
             return Ok(None);
         };
-        if count != b.threshold {
-            // Only the alert that crosses the threshold raises the surge: once per hour.
+        if count < b.threshold {
+            return Ok(None);
+        }
+        let raised = conn
+            .prepare_cached("SELECT 1 FROM surges WHERE dim = ?1 AND key = ?2 AND hour = ?3")?
+            .query_row(params![dim, key, hour], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if raised {
+            // One surge per key and hour, however far the count climbs.
             return Ok(None);
         }
         let now_s = crate::storage::now_rfc3339_at(now);
@@ -457,12 +469,12 @@ impl StoreHooks {
 
 /// Adds one to a counter and returns its new value; remembers the first hour counted.
 fn bump(conn: &Connection, dim: &str, key: &str, hour: &str) -> Result<u64> {
-    let n: i64 = conn.query_row(
-        "INSERT INTO hourly_counts (dim, key, hour, count) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT(dim, key, hour) DO UPDATE SET count = count + 1 RETURNING count",
-        params![dim, key, hour],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached(
+            "INSERT INTO hourly_counts (dim, key, hour, count) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT(dim, key, hour) DO UPDATE SET count = count + 1 RETURNING count",
+        )?
+        .query_row(params![dim, key, hour], |r| r.get(0))?;
     if n == 1 {
         conn.execute(
             "INSERT INTO analytics_meta (key, value) VALUES ('first_hour', ?1)
@@ -489,13 +501,12 @@ pub fn stored_baseline(
         )
         .optional()?;
     let Some(first) = first else { return Ok(None) };
-    let get = |h: &str| -> Result<u64> {
-        Ok(conn
-            .query_row(
-                "SELECT count FROM hourly_counts WHERE dim = ?1 AND key = ?2 AND hour = ?3",
-                params![dim, key, h],
-                |r| r.get::<_, i64>(0),
-            )
+    let mut stmt = conn.prepare_cached(
+        "SELECT count FROM hourly_counts WHERE dim = ?1 AND key = ?2 AND hour = ?3",
+    )?;
+    let mut get = |h: &str| -> Result<u64> {
+        Ok(stmt
+            .query_row(params![dim, key, h], |r| r.get::<_, i64>(0))
             .optional()?
             .unwrap_or(0) as u64)
     };

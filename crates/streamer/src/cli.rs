@@ -152,7 +152,6 @@ pub enum ConfigCommand {
     },
 }
 
-
 #[derive(Debug, Subcommand)]
 pub enum ActorsCommand {
     /// Known accounts, most alerted first.

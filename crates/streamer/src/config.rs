@@ -28,6 +28,8 @@ pub struct Config {
     pub web: WebConfig,
     /// `[actors]`: the watched actors' sheet (its accounts are already in `watch.accounts`).
     pub actors: crate::actors::ActorsConfig,
+    /// `[summary]`: when `run` sends the summary email (`None`: never).
+    pub summary: Option<crate::summary::Schedule>,
 }
 
 /// Where evidence, alerts, actors, cursors and the outbox live.
@@ -373,6 +375,14 @@ struct RawConfig {
     pipeline: Option<RawPipeline>,
     web: Option<toml::Spanned<RawWeb>>,
     actors: Option<RawActors>,
+    summary: Option<RawSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSummary {
+    every: Option<String>,
+    hour: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -581,6 +591,20 @@ impl Config {
 
         let mut watch = watch;
         let actors = load_actors(raw.actors, path, &mut watch, &mut problems);
+        let summary = raw.summary.and_then(|s| {
+            let hour = s.hour.unwrap_or(8);
+            let every = s.every.as_deref().unwrap_or("daily");
+            let schedule = crate::summary::Schedule::parse(every, hour);
+            if schedule.is_err() || hour > 23 {
+                problems.push(ConfigProblem {
+                    line: None,
+                    message: format!(
+                        "summary: every = {every:?}, hour = {hour}: expected every = \"daily\", \"weekly\" or \"off\" and an hour 0-23 (UTC)"
+                    ),
+                });
+            }
+            schedule.ok().flatten()
+        });
 
         let mut rules = Vec::new();
         for spanned in raw.rules {
@@ -685,6 +709,7 @@ impl Config {
             pipeline,
             web,
             actors,
+            summary,
         };
         if let Some(base) = base {
             config.resolve_relative_paths(&base);

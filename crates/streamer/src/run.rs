@@ -40,6 +40,7 @@ pub fn run(config: &Config) -> Result<()> {
     );
     let _web = crate::web::start_for_run(config);
     let mut suppressions = crate::web::SuppressionWatch::new(&config.storage.path);
+    let summary = crate::summary::spawn_scheduler(config);
     let reload = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone());
     let mut watched = config_mtime(config);
@@ -54,6 +55,9 @@ pub fn run(config: &Config) -> Result<()> {
     tracing::info!("stopping: draining the pipeline");
     live.stop();
     pipeline.finish()?;
+    if let Some(s) = summary {
+        let _ = s.join();
+    }
     workers.stop();
     tracing::info!("stopped");
     Ok(())

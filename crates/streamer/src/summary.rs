@@ -5,7 +5,11 @@
 //! IOCs (defanged) and domains, rules, and source health (posts seen, gaps, withheld posts,
 //! and failed deliveries). Everything that came from a post is escaped in the HTML part and
 //! cleaned of control and bidi characters in both. [`message`] wraps it as MIME; `streamer
-//! summary --send` delivers it through the configured email and `.eml` sinks.
+//! summary --send` delivers it through the configured email and `.eml` sinks, and so does
+//! `streamer run` on the `[summary]` schedule ([`spawn_scheduler`], [`send_due`]): daily or
+//! weekly (Mondays) at an hour UTC, covering the day or week that ended then. The end of the
+//! last window sent is stored, so a restart neither skips nor repeats a summary; a window
+//! missed while Streamer was down is sent late, once.
 
 use crate::analytics::{Counted, Report};
 use crate::render::{html_escape, one_line};
@@ -270,4 +274,135 @@ pub fn message(s: &Summary, from: &str, to: &[String]) -> Result<lettre::Message
         s.html.clone(),
     ))
     .map_err(|e| format!("cannot build the summary message: {e}"))
+}
+
+/// When `run` sends the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every day at this hour (UTC), covering the previous 24 hours.
+    Daily { hour: u8 },
+    /// Every Monday at this hour (UTC), covering the previous 7 days.
+    Weekly { hour: u8 },
+}
+
+impl Schedule {
+    /// Parses `every` (`daily`, `weekly`, `off`); `Ok(None)` for off.
+    pub fn parse(every: &str, hour: u8) -> Result<Option<Schedule>, ()> {
+        match every {
+            "daily" => Ok(Some(Schedule::Daily { hour })),
+            "weekly" => Ok(Some(Schedule::Weekly { hour })),
+            "off" => Ok(None),
+            _ => Err(()),
+        }
+    }
+
+    /// The window of the latest summary due at `now`: `[since, until)` where `until` is the
+    /// most recent scheduled time not after `now`.
+    pub fn latest_window(&self, now: jiff::Timestamp) -> crate::analytics::Window {
+        let (hour, days) = match *self {
+            Schedule::Daily { hour } => (hour, 1),
+            Schedule::Weekly { hour } => (hour, 7),
+        };
+        let utc = now.to_zoned(jiff::tz::TimeZone::UTC);
+        let midnight = utc
+            .date()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .unwrap_or(now);
+        let mut until = midnight + jiff::SignedDuration::from_hours(hour as i64);
+        if days == 7 {
+            let back = utc.date().weekday().to_monday_zero_offset() as i64;
+            until -= jiff::SignedDuration::from_hours(24 * back);
+        }
+        if until > now {
+            until -= jiff::SignedDuration::from_hours(24 * days);
+        }
+        crate::analytics::Window {
+            since: until - jiff::SignedDuration::from_hours(24 * days),
+            until,
+        }
+    }
+}
+
+/// Sends the summary due at `now` unless it was sent already; returns whether it sent.
+pub fn send_due(
+    config: &crate::config::Config,
+    schedule: Schedule,
+    now: jiff::Timestamp,
+) -> anyhow::Result<bool> {
+    let storage = crate::storage::Storage::open(&config.storage.path)?;
+    let w = schedule.latest_window(now);
+    let until = crate::storage::now_rfc3339_at(w.until);
+    let sent: Option<String> = rusqlite::OptionalExtension::optional(storage.conn().query_row(
+        "SELECT value FROM analytics_meta WHERE key = 'summary_sent_until'",
+        [],
+        |r| r.get(0),
+    ))?;
+    if sent.as_deref().is_some_and(|s| s >= until.as_str()) {
+        return Ok(false);
+    }
+    let summary = crate::analytics_cli::build_summary(config, &storage, &w)?;
+    crate::analytics_cli::send_summary(config, &summary)?;
+    storage.conn().execute(
+        "INSERT INTO analytics_meta (key, value) VALUES ('summary_sent_until', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [&until],
+    )?;
+    Ok(true)
+}
+
+/// Starts the thread that sends scheduled summaries while `run` runs (checks every minute;
+/// a failed send is logged and tried again at the next check). `None` without a schedule.
+pub fn spawn_scheduler(config: &crate::config::Config) -> Option<std::thread::JoinHandle<()>> {
+    let schedule = config.summary?;
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name("summary".into())
+        .spawn(move || {
+            let mut next_check = std::time::Instant::now();
+            while !crate::shutting_down() {
+                if std::time::Instant::now() >= next_check {
+                    next_check = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    match send_due(&config, schedule, jiff::Timestamp::now()) {
+                        Ok(true) => tracing::info!("summary email sent"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!("summary email not sent, will retry: {e:#}"),
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        })
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn daily_and_weekly_windows_end_at_the_latest_scheduled_hour() {
+        let daily = Schedule::Daily { hour: 8 };
+        let w = daily.latest_window(t("2026-12-03T09:30:00Z"));
+        assert_eq!(
+            (w.since, w.until),
+            (t("2026-12-02T08:00:00Z"), t("2026-12-03T08:00:00Z"))
+        );
+        let w = daily.latest_window(t("2026-12-03T07:59:59Z"));
+        assert_eq!(w.until, t("2026-12-02T08:00:00Z"));
+        // 2026-12-03 is a Thursday: the last Monday 08:00 was 2026-11-30.
+        let weekly = Schedule::Weekly { hour: 8 };
+        let w = weekly.latest_window(t("2026-12-03T09:30:00Z"));
+        assert_eq!(
+            (w.since, w.until),
+            (t("2026-11-23T08:00:00Z"), t("2026-11-30T08:00:00Z"))
+        );
+        let w = weekly.latest_window(t("2026-11-30T07:00:00Z"));
+        assert_eq!(w.until, t("2026-11-23T08:00:00Z"));
+        assert_eq!(Schedule::parse("off", 8), Ok(None));
+        assert!(Schedule::parse("hourly", 8).is_err());
+    }
 }

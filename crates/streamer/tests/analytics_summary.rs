@@ -183,3 +183,34 @@ fn rules_test_since_back_tests_a_new_rule_over_stored_posts() {
     let (code, _, _) = env.run(&["rules", "test"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn scheduled_summary_is_sent_once_per_window_across_restarts() {
+    let env = Env::new(&format!(
+        "{RULES}\n[summary]\nevery = \"daily\"\nhour = 8\n"
+    ));
+    env.replay(&[]);
+    let config = env.config();
+    let schedule = config.summary.expect("the schedule is configured");
+    let now: jiff::Timestamp = "2026-12-03T09:00:00Z".parse().unwrap();
+    let count = || {
+        std::fs::read_dir(env.path("outbox"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert!(streamer::summary::send_due(&config, schedule, now).unwrap());
+    assert_eq!(count(), 1);
+    // Later the same day, or after a restart (the state is in the database): nothing new.
+    let later = now + jiff::SignedDuration::from_hours(5);
+    assert!(!streamer::summary::send_due(&env.config(), schedule, later).unwrap());
+    assert_eq!(count(), 1);
+    // The next day's window.
+    let tomorrow = now + jiff::SignedDuration::from_hours(24);
+    assert!(streamer::summary::send_due(&config, schedule, tomorrow).unwrap());
+    assert_eq!(count(), 2);
+    let bad = Env::new("[summary]\nevery = \"hourly\"\n");
+    let err = streamer::config::Config::from_file(&bad.config_path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("summary"), "{err}");
+}
