@@ -595,12 +595,10 @@ impl Config {
             let hour = s.hour.unwrap_or(8);
             let every = s.every.as_deref().unwrap_or("daily");
             let schedule = crate::summary::Schedule::parse(every, hour);
-            if schedule.is_err() || hour > 23 {
+            if let Err(e) = &schedule {
                 problems.push(ConfigProblem {
                     line: None,
-                    message: format!(
-                        "summary: every = {every:?}, hour = {hour}: expected every = \"daily\", \"weekly\" or \"off\" and an hour 0-23 (UTC)"
-                    ),
+                    message: format!("summary: {e}"),
                 });
             }
             schedule.ok().flatten()

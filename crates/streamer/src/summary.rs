@@ -286,13 +286,16 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// Parses `every` (`daily`, `weekly`, `off`); `Ok(None)` for off.
-    pub fn parse(every: &str, hour: u8) -> Result<Option<Schedule>, ()> {
+    /// Parses `every` (`daily`, `weekly`, `off`) and an hour (UTC); `Ok(None)` for off.
+    pub fn parse(every: &str, hour: u8) -> Result<Option<Schedule>, String> {
+        if hour > 23 {
+            return Err(format!("hour {hour} is not 0-23 (UTC)"));
+        }
         match every {
             "daily" => Ok(Some(Schedule::Daily { hour })),
             "weekly" => Ok(Some(Schedule::Weekly { hour })),
             "off" => Ok(None),
-            _ => Err(()),
+            _ => Err(format!("every = {every:?} is not daily, weekly or off")),
         }
     }
 
@@ -404,5 +407,6 @@ mod tests {
         assert_eq!(w.until, t("2026-11-23T08:00:00Z"));
         assert_eq!(Schedule::parse("off", 8), Ok(None));
         assert!(Schedule::parse("hourly", 8).is_err());
+        assert!(Schedule::parse("daily", 24).is_err());
     }
 }
