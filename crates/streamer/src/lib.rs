@@ -28,8 +28,8 @@ pub mod replay;
 pub mod run;
 pub mod sinks;
 pub mod storage;
-pub mod web;
 pub mod summary;
+pub mod web;
 
 use config::Config;
 use std::sync::atomic::{AtomicBool, Ordering};
