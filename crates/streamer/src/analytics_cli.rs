@@ -356,7 +356,7 @@ pub fn send_summary(config: &Config, s: &crate::summary::Summary) -> Result<usiz
         };
         let msg = crate::summary::message(s, &from, &to).map_err(|e| anyhow::anyhow!(e))?;
         let mut sink = sink;
-        sink.send_message(&format!("summary-{}", summary_file_id(s)), msg)
+        sink.send_mime(&format!("summary-{}", summary_file_id(s)), msg)
             .map_err(|e| anyhow::anyhow!("sink {}: {e}", sink.name()))?;
         sent += 1;
     }

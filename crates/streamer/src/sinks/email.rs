@@ -52,6 +52,11 @@ impl EmailSink {
     /// Sends one message.
     pub fn send(&mut self, m: &Message, opts: &RenderOptions) -> Result<(), DeliveryError> {
         let msg = build_message(m, opts, &self.from, &self.to).map_err(DeliveryError::Permanent)?;
+        self.send_mime(msg)
+    }
+
+    /// Sends a ready-made MIME message (the summary email) over the same transport.
+    pub fn send_mime(&mut self, msg: lettre::Message) -> Result<(), DeliveryError> {
         let transport = self.transport.as_ref().expect("present until drop");
         match self
             .runtime

@@ -118,6 +118,20 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Sends a ready-made MIME message (the summary email, `summary.rs`) through an email or
+    /// `.eml` sink; `key` names the `.eml` file. Other sinks refuse it.
+    pub fn send_mime(&mut self, key: &str, msg: lettre::Message) -> Result<(), DeliveryError> {
+        match (&mut self.state, &self.config.kind) {
+            (SinkState::Eml, SinkKind::Eml { dir, .. }) => write_eml(dir, key, &msg.formatted()),
+            (SinkState::Email(s), SinkKind::Email(_)) => s.send_mime(msg),
+            _ => Err(DeliveryError::Permanent(
+                "only email and .eml sinks take a ready-made message".into(),
+            )),
+        }
+    }
+}
+
 fn write_jsonl(
     file: &mut Option<std::fs::File>,
     path: &PathBuf,
