@@ -234,11 +234,13 @@ fn actionable(kind: &str, value: &str) -> bool {
     }
 }
 
-fn account_type(p: Platform) -> &'static str {
+/// The `account-type-ov` value of a platform: only X has one (`twitter`); Mastodon and
+/// Bluesky accounts leave it out rather than invent a value (their `user_id` form, an
+/// `INSTANCE:ID` or a DID, already says where they live).
+fn account_type(p: Platform) -> Option<&'static str> {
     match p {
-        Platform::X => "twitter",
-        Platform::Mastodon => "mastodon",
-        Platform::Bluesky => "bluesky",
+        Platform::X => Some("twitter"),
+        Platform::Mastodon | Platform::Bluesky => None,
     }
 }
 
@@ -381,7 +383,9 @@ pub fn stix_bundle(records: &[AlertRecord], watchlist: &Watchlist, tlp: Tlp) -> 
             refs.push(b.add(sco, false));
         }
         let mut ua = Map::new();
-        ua.insert("account_type".into(), json!(account_type(post.platform)));
+        if let Some(t) = account_type(post.platform) {
+            ua.insert("account_type".into(), json!(t));
+        }
         ua.insert("user_id".into(), json!(post.author.id));
         if let Some(h) = &post.author.handle {
             ua.insert("account_login".into(), json!(h));

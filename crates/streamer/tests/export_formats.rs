@@ -27,8 +27,22 @@ fn populated() -> Env {
             "ransomware: =HYPERLINK(\"http://x\") in austintexas.gov",
             "2026-11-30T10:05:00.000Z",
         ),
+        mastodon_post(
+            "903",
+            "1090",
+            "otter",
+            "ransomware note from mastodon",
+            "2026-11-30T10:06:00.000Z",
+        ),
+        bsky_post(
+            "did:plc:otter7x3k2q",
+            "3kexp",
+            "ransomware note from bluesky",
+            "2026-11-30T10:07:00.000Z",
+            1_764_500_000_000_009,
+        ),
     ]);
-    assert_eq!(env.records_of("ransom").len(), 2);
+    assert_eq!(env.records_of("ransom").len(), 4);
     env
 }
 
@@ -107,7 +121,7 @@ fn stix_bundle_passes_the_official_validator() {
         .iter()
         .any(|i| i["identity_class"] == "organization"
             && i["name"].as_str().unwrap().contains("Austin")));
-    assert!(!of("sighting").is_empty() && of("observed-data").len() == 2 && of("note").len() == 2);
+    assert!(!of("sighting").is_empty() && of("observed-data").len() == 4 && of("note").len() == 4);
     let rels: Vec<&str> = of("relationship")
         .iter()
         .map(|r| r["relationship_type"].as_str().unwrap())
