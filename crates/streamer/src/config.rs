@@ -719,24 +719,15 @@ impl Config {
     /// since some deployments share a group on purpose.
     pub fn permission_warnings(&self) -> Vec<String> {
         use std::os::unix::fs::PermissionsExt;
-        let mut files: Vec<(&str, PathBuf)> = Vec::new();
-        let secrets = self
-            .sources
-            .iter()
-            .filter_map(|src| match src {
-                SourceConfig::X { bearer_token, .. } => Some(bearer_token),
-                SourceConfig::Mastodon { access_token, .. } => access_token.as_ref(),
-                SourceConfig::Bluesky { .. } => None,
+        let mut copy = self.clone();
+        let files: Vec<(&str, PathBuf)> = copy
+            .secret_slots()
+            .into_iter()
+            .filter_map(|s| match s {
+                Secret::File(p) => Some(("secret file", p.clone())),
+                Secret::Env(_) => None,
             })
-            .chain(self.sinks.iter().filter_map(|sink| match &sink.kind {
-                SinkKind::Email(e) => e.password.as_ref(),
-                _ => None,
-            }));
-        for s in secrets {
-            if let Secret::File(p) = s {
-                files.push(("secret file", p.clone()));
-            }
-        }
+            .collect();
         let mut warnings = Vec::new();
         for (what, path) in files {
             if let Ok(meta) = std::fs::metadata(&path) {
@@ -763,6 +754,28 @@ impl Config {
     }
 
     /// Paths in a config file are relative to the file, so a config works from any directory.
+    /// Every secret the config names, wherever it sits.
+    fn secret_slots(&mut self) -> Vec<&mut Secret> {
+        let mut slots: Vec<&mut Secret> = Vec::new();
+        for source in &mut self.sources {
+            match source {
+                SourceConfig::X { bearer_token, .. } => slots.push(bearer_token),
+                SourceConfig::Mastodon { access_token, .. } => slots.extend(access_token.as_mut()),
+                SourceConfig::Bluesky { .. } => {}
+            }
+        }
+        for sink in &mut self.sinks {
+            match &mut sink.kind {
+                SinkKind::Email(e) => slots.extend(e.password.as_mut()),
+                SinkKind::Webhook(w) => slots.extend(w.secret.as_mut()),
+                _ => {}
+            }
+        }
+        slots.extend(self.web.access_token.as_mut());
+        slots.extend(self.web.password.as_mut());
+        slots
+    }
+
     fn resolve_relative_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() && !base.as_os_str().is_empty() {
@@ -770,12 +783,18 @@ impl Config {
             }
         };
         fix(&mut self.storage.path);
-        for secret in [&mut self.web.access_token, &mut self.web.password]
-            .into_iter()
-            .flatten()
-        {
+        for secret in self.secret_slots() {
             if let Secret::File(p) = secret {
                 fix(p);
+            }
+        }
+        for source in &mut self.sources {
+            if let SourceConfig::Bluesky {
+                zstd_dictionary: Some(dict),
+                ..
+            } = source
+            {
+                fix(dict);
             }
         }
         for sink in &mut self.sinks {
@@ -937,8 +956,10 @@ fn validate_source(
                     ("instance", r.instance.is_some()),
                     ("streams", r.streams.is_some()),
                     ("access_token_env", r.access_token_env.is_some()),
+                    ("access_token_file", r.access_token_file.is_some()),
                     ("url", r.url.is_some()),
                     ("compress", r.compress.is_some()),
+                    ("zstd_dictionary", r.zstd_dictionary.is_some()),
                     ("wanted_dids", r.wanted_dids.is_some()),
                     ("rewind_secs", r.rewind_secs.is_some()),
                 ],
@@ -967,9 +988,16 @@ fn validate_source(
                 line,
                 &[
                     ("bearer_token_env", r.bearer_token_env.is_some()),
+                    ("bearer_token_file", r.bearer_token_file.is_some()),
                     ("base_url", r.base_url.is_some()),
+                    ("rule_tag_prefix", r.rule_tag_prefix.is_some()),
+                    ("backfill_minutes", r.backfill_minutes.is_some()),
+                    ("max_rules", r.max_rules.is_some()),
+                    ("max_rule_len", r.max_rule_len.is_some()),
                     ("url", r.url.is_some()),
                     ("compress", r.compress.is_some()),
+                    ("zstd_dictionary", r.zstd_dictionary.is_some()),
+                    ("wanted_dids", r.wanted_dids.is_some()),
                     ("rewind_secs", r.rewind_secs.is_some()),
                 ],
                 problems,
@@ -1015,8 +1043,16 @@ fn validate_source(
                 line,
                 &[
                     ("bearer_token_env", r.bearer_token_env.is_some()),
+                    ("bearer_token_file", r.bearer_token_file.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("rule_tag_prefix", r.rule_tag_prefix.is_some()),
+                    ("backfill_minutes", r.backfill_minutes.is_some()),
+                    ("max_rules", r.max_rules.is_some()),
+                    ("max_rule_len", r.max_rule_len.is_some()),
                     ("instance", r.instance.is_some()),
                     ("streams", r.streams.is_some()),
+                    ("access_token_env", r.access_token_env.is_some()),
+                    ("access_token_file", r.access_token_file.is_some()),
                 ],
                 problems,
             );
