@@ -271,8 +271,8 @@ fn author_label(post: &Post) -> String {
     }
 }
 
-/// The one-line story: `[HIGH] ransom-local-gov — @handle on X: first words…`.
-pub fn subject(d: &Delivery) -> String {
+/// The subject without the post's first words: `[HIGH] ransom-local-gov — @handle on X`.
+pub fn headline(d: &Delivery) -> String {
     let r = &d.primary;
     let rules = r.rule_ids().join(", ");
     let mut s = format!(
@@ -287,7 +287,13 @@ pub fn subject(d: &Delivery) -> String {
     } else if d.count() > 1 {
         let _ = write!(s, " (+{} identical)", d.count() - 1);
     }
-    let words = one_line(&plain_text(r, true));
+    s
+}
+
+/// The one-line story: `[HIGH] ransom-local-gov — @handle on X: first words…`.
+pub fn subject(d: &Delivery) -> String {
+    let mut s = headline(d);
+    let words = one_line(&plain_text(&d.primary, true));
     let _ = write!(s, ": {}", truncate_chars(&words, 80));
     truncate_chars(&s, 200)
 }

@@ -214,7 +214,7 @@ impl SyslogSink {
             SyslogFormat::Rfc5424 => match m {
                 Message::Alert(d) => format!(
                     "{}: {}",
-                    render::subject(d),
+                    render::headline(d),
                     render::truncate_chars(
                         &render::one_line(&render::plain_text(&d.primary, opts.defang)),
                         1000
