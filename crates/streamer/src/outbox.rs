@@ -620,6 +620,26 @@ pub fn wait_drained(db: &Path, signal: &Signal, timeout: Duration) -> Result<u64
     }
 }
 
+/// Waits until no operator notice is due and undelivered (or `timeout` passes): `run` lets
+/// its stop notice go out before the workers stop.
+pub fn wait_notices_sent(db: &Path, signal: &Signal, timeout: Duration) -> Result<u64> {
+    let storage = Storage::open(db).context("cannot open the outbox")?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let pending: i64 = storage.conn().query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND alert_id LIKE 'notice:%'
+             AND next_attempt <= ?1 AND attempts = 0",
+            [now_ms()],
+            |r| r.get(0),
+        )?;
+        if pending == 0 || std::time::Instant::now() >= deadline {
+            return Ok(pending as u64);
+        }
+        signal.notify();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,17 +26,29 @@ pub fn run(config: &Config) -> Result<()> {
     )?;
     // Each source is its own task with its own backoff; one that fails never stops another.
     let notifier = crate::outbox::Notifier::new(config, workers.signal.clone());
-    let live = match crate::live::Live::start(config, pipeline.input.clone(), Some(notifier)) {
-        Ok(live) => live,
-        Err(e) => {
-            let _ = pipeline.finish();
-            workers.stop();
-            return Err(e);
-        }
-    };
+    let live =
+        match crate::live::Live::start(config, pipeline.input.clone(), Some(notifier.clone())) {
+            Ok(live) => live,
+            Err(e) => {
+                let _ = pipeline.finish();
+                workers.stop();
+                return Err(e);
+            }
+        };
     tracing::info!(
         rules = rules.read().map(|r| r.len()).unwrap_or(0),
         "streamer running; SIGINT or SIGTERM stops it"
+    );
+    // Operator notices: start now, stop below; sources raise theirs through `notifier`.
+    notifier.notify(
+        crate::render::NoticeKind::Start,
+        None,
+        &format!(
+            "streamer {} started with {} rule(s) and {} source(s)",
+            env!("CARGO_PKG_VERSION"),
+            rules.read().map(|r| r.len()).unwrap_or(0),
+            config.sources.len()
+        ),
     );
     let _web = crate::web::start_for_run(config);
     let mut suppressions = crate::web::SuppressionWatch::new(&config.storage.path);
@@ -58,6 +70,17 @@ pub fn run(config: &Config) -> Result<()> {
     if let Some(s) = summary {
         let _ = s.join();
     }
+    notifier.notify(
+        crate::render::NoticeKind::Stop,
+        None,
+        "streamer stopped (signal)",
+    );
+    // Bounded: a dead mail server must not hold the shutdown; the notice stays queued.
+    let _ = crate::outbox::wait_notices_sent(
+        &config.storage.path,
+        &workers.signal,
+        Duration::from_secs(5),
+    );
     workers.stop();
     tracing::info!("stopped");
     Ok(())

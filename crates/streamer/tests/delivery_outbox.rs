@@ -210,3 +210,187 @@ fn sigkill_mid_delivery_then_restart_delivers_everything_once_per_message_id() {
     );
     let _: BTreeSet<_> = ids.keys().collect();
 }
+
+fn eml_files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(e.path()).unwrap(),
+                    )
+                })
+                .filter(|(n, _)| n.ends_with(".eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn subject_of(eml: &str) -> String {
+    parse(eml.as_bytes()).subject().unwrap_or("").to_string()
+}
+
+#[test]
+fn severity_routing_digest_and_rate_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("streamer.toml"),
+        r#"
+[[rules]]
+id = "crit"
+query = "ransomware"
+severity = "critical"
+
+[[rules]]
+id = "minor"
+query = "weather"
+severity = "low"
+
+[[sinks]]
+kind = "eml"
+name = "now"
+dir = "now"
+min_severity = "high"
+
+[[sinks]]
+kind = "eml"
+name = "digest"
+dir = "digest"
+max_severity = "medium"
+digest_minutes = 60
+
+[[sinks]]
+kind = "eml"
+name = "capped"
+dir = "capped"
+rate_per_minute = 2
+"#,
+    )
+    .unwrap();
+    let mut lines = String::new();
+    for n in 0..5 {
+        lines.push_str(&x_line(n, &format!("ransomware at county {n}")));
+        lines.push('\n');
+        lines.push_str(&x_line(100 + n, &format!("bad weather in town {n}")));
+        lines.push('\n');
+    }
+    std::fs::write(dir.path().join("input.jsonl"), lines).unwrap();
+    let (status, _, err) = streamer(
+        &["replay", "--drain-timeout", "30", "input.jsonl"],
+        dir.path(),
+    );
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("10 alerts") && err.contains("0 still pending"),
+        "{err}"
+    );
+
+    // Critical alerts go out now, one message each.
+    let now = eml_files(&dir.path().join("now"));
+    assert_eq!(now.len(), 5, "{now:?}");
+    assert!(now
+        .iter()
+        .all(|(_, m)| subject_of(m).starts_with("[CRITICAL] crit")));
+
+    // Low ones wait for the digest (sent at the end of the replay).
+    let digest = eml_files(&dir.path().join("digest"));
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    assert!(digest[0].0.starts_with("digest-"));
+    let s = subject_of(&digest[0].1);
+    assert!(
+        s.starts_with("[LOW] Streamer: 5 alert(s) — digest of the last 60 min"),
+        "{s}"
+    );
+
+    // The capped sink sends what the cap allows and summarises the rest: nothing is lost.
+    let capped = eml_files(&dir.path().join("capped"));
+    let mut covered = 0;
+    for (name, m) in &capped {
+        let s = subject_of(m);
+        if name.starts_with("digest-") {
+            assert!(s.contains("rate cap of 2/min reached"), "{s}");
+            let n: usize = s
+                .split("Streamer: ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            covered += n;
+        } else {
+            covered += 1;
+        }
+    }
+    assert!(
+        capped.len() <= 2,
+        "at most 2 messages in the first minute: {capped:?}"
+    );
+    assert_eq!(covered, 10, "{capped:?}");
+}
+
+#[test]
+fn operator_notices_reach_notice_sinks_and_fold_repeats() {
+    use streamer::render::NoticeKind;
+    let dir = tempfile::tempdir().unwrap();
+    let config = streamer::config::Config::from_str(
+        &format!(
+            "[storage]\npath = \"{0}/s.db\"\n[[sinks]]\nkind = \"eml\"\ndir = \"{0}/eml\"\n[[sinks]]\nkind = \"jsonl\"\npath = \"{0}/alerts.jsonl\"\n",
+            dir.path().display()
+        ),
+        None,
+    )
+    .unwrap();
+    let storage = streamer::storage::Storage::open(&config.storage.path).unwrap();
+    let sinks = streamer::outbox_sinks(&config);
+    for i in 0..3 {
+        streamer::outbox::notify_operator(
+            &storage,
+            &sinks,
+            NoticeKind::SourceDown,
+            Some("bluesky"),
+            &format!("connection reset (attempt {i})"),
+            600_000,
+        )
+        .unwrap();
+    }
+    streamer::outbox::notify_operator(
+        &storage,
+        &sinks,
+        NoticeKind::NoPosts,
+        Some("x"),
+        "no posts for 15 minutes",
+        600_000,
+    )
+    .unwrap();
+    let workers = streamer::outbox::Workers::start(
+        &config.storage.path,
+        streamer::build_sinks(&config).unwrap(),
+    )
+    .unwrap();
+    let pending = streamer::outbox::wait_drained(
+        &config.storage.path,
+        &workers.signal,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    workers.stop();
+    assert_eq!(pending, 0);
+    let files = eml_files(&dir.path().join("eml"));
+    let subjects: BTreeSet<String> = files.iter().map(|(_, m)| subject_of(m)).collect();
+    assert_eq!(
+        subjects,
+        BTreeSet::from([
+            "[NOTICE] Streamer source down — bluesky (×3): connection reset (attempt 0)"
+                .to_string(),
+            "[NOTICE] Streamer no posts (dead-man's switch) — x: no posts for 15 minutes"
+                .to_string(),
+        ])
+    );
+    // The jsonl sink is the alert-record contract: no notices unless asked for.
+    assert!(!dir.path().join("alerts.jsonl").exists());
+}

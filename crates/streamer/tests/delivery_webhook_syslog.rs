@@ -102,10 +102,7 @@ fn http_server(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Request>>>) {
                 reader.read_exact(&mut body).unwrap();
                 log.lock().unwrap().push(Request { headers, body });
                 let status = statuses.next().unwrap_or(200);
-                let _ = write!(
-                    writer,
-                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok"
-                );
+                let _ = write!(writer, "HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
             }
         }
     });
@@ -166,7 +163,11 @@ fn webhook_posts_the_alert_record_signed_with_its_idempotency_key() {
     assert_eq!(v["type"], "alert");
     assert_eq!(v["id"], "0123456789abcdef0123456789abcdef");
     let back: AlertRecord = serde_json::from_value(v["alert"].clone()).unwrap();
-    assert_eq!(back, record(), "the alert record round-trips (machines get it whole)");
+    assert_eq!(
+        back,
+        record(),
+        "the alert record round-trips (machines get it whole)"
+    );
 }
 
 #[test]
@@ -279,13 +280,23 @@ fn syslog_udp_rfc5424_and_cef() {
             _ => fields.last_mut().unwrap().push(c),
         }
     }
-    assert!(fields[5].contains("@brigade]\"=\\|"), "`|` escaped in the header: {}", fields[5]);
+    assert!(
+        fields[5].contains("@brigade]\"=\\|"),
+        "`|` escaped in the header: {}",
+        fields[5]
+    );
     assert_eq!(&fields[..3], ["CEF:0", "Streamer", "Streamer"]);
     assert_eq!(fields[4], "ransom-local-gov");
     assert_eq!(fields[6], "10");
     let ext = &fields[7];
-    assert!(ext.contains("externalId=0123456789abcdef0123456789abcdef"), "{ext}");
-    assert!(ext.contains("suser=brigade]\"\\=|"), "`=` escaped in extensions: {ext}");
+    assert!(
+        ext.contains("externalId=0123456789abcdef0123456789abcdef"),
+        "{ext}"
+    );
+    assert!(
+        ext.contains("suser=brigade]\"\\=|"),
+        "`=` escaped in extensions: {ext}"
+    );
     assert!(ext.contains("cs4=evil[.]example[.]com"), "{ext}");
 }
 
@@ -326,8 +337,14 @@ fn syslog_tcp_octet_counted_frames_and_a_notice() {
     check_rfc5424(&read_frame(&mut r));
     let notice = read_frame(&mut r);
     assert!(notice.starts_with("<131>1 "), "local0.err: {notice}");
-    assert!(notice.contains(" NOTICE [streamer@32473 id=\"notice-3-"), "{notice}");
-    assert!(notice.contains("kind=\"source_down\" source=\"bluesky\""), "{notice}");
+    assert!(
+        notice.contains(" NOTICE [streamer@32473 id=\"notice-3-"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("kind=\"source_down\" source=\"bluesky\""),
+        "{notice}"
+    );
     assert!(notice.ends_with("connection reset retrying"), "{notice}");
 }
 
