@@ -58,6 +58,7 @@ to = ["analyst@example.org"]
             workers: config.pipeline.workers,
             sinks: streamer::outbox_sinks(&config),
             merge_window_ms: config.alerts.merge_window_secs * 1000,
+            actors: config.actors.clone(),
         },
         rules,
         workers.signal.clone(),
