@@ -30,7 +30,7 @@ if len(g) >= 3:
     rows.append(("grep -F -i, 10k keywords (no rules, no tokens)", f"{gps:,.0f} lines/s", f"{int(g[2]) / 1024:.0f} MB", ratio))
 
 ioc = read("ioc.txt")
-for name, mbps, pps in re.findall(r"^\s*([\w-]+): \d+ posts, \d+ bytes in [\d.]+ s CPU = ([\d.]+) MB/s, ([\d,]+) posts/s", ioc, re.M):
+for name, mbps, pps in re.findall(r"^\s*([\w-]+): \d+ posts, \d+ bytes in [\d.]+ s CPU(?: \([^)]*\))? = ([\d.]+) MB/s, ([\d,]+) posts/s", ioc, re.M):
     rows.append((f"IOC extraction: {name}", f"{float(mbps):,.2f} MB/s, {pps} posts/s", "", ""))
 for name, x in re.findall(r"streamer-ioc / ([\w-]+) \(CPU time\): ([\d,]+)x MB/s", ioc):
     rows.append((f"IOC: streamer-ioc vs {name}", "", "", f"{x}x"))
