@@ -361,7 +361,9 @@ async fn state_writer(
                 let now = jiff::Timestamp::now().as_millisecond();
                 for s in &states {
                     let watch = w.entry(s.name.clone()).or_default();
-                    for (kind, message) in notices_for(s, watch, now, DOWN_AFTER_MS) {
+                    let mut notices = notices_for(s, watch, now, DOWN_AFTER_MS);
+                    notices.extend(dead_man(s, watch, now, NO_POSTS_AFTER_MS));
+                    for (kind, message) in notices {
                         n.notify(kind, Some(&s.name), &message);
                     }
                 }
@@ -387,11 +389,61 @@ async fn state_writer(
 /// A source down (reconnecting) this long raises a `source_down` notice.
 const DOWN_AFTER_MS: i64 = 5 * 60 * 1000;
 
+/// A connected source that delivers no post for this long raises a `no_posts` notice (the
+/// dead-man's switch: a stream that is open but silent is as bad as one that is down).
+const NO_POSTS_AFTER_MS: i64 = 30 * 60 * 1000;
+
 /// Which notices a source has raised, so each outage is announced once.
 #[derive(Debug, Default)]
 struct Watch {
     refused: bool,
     down: bool,
+    /// Posts seen at the last change, and when that change was noticed.
+    posts: Option<(u64, i64)>,
+    silent: bool,
+}
+
+/// The dead-man's switch: a `no_posts` notice once a source has delivered nothing for
+/// `after_ms` (connected or not), and a recovery notice when posts flow again.
+fn dead_man(
+    s: &SourceStatus,
+    w: &mut Watch,
+    now_ms: i64,
+    after_ms: i64,
+) -> Vec<(crate::render::NoticeKind, String)> {
+    use crate::render::NoticeKind;
+    let mut out = Vec::new();
+    if s.stopped {
+        return out;
+    }
+    match w.posts {
+        Some((n, _)) if n == s.posts => {}
+        _ => {
+            let first = w.posts.is_none();
+            w.posts = Some((s.posts, now_ms));
+            if w.silent && !first {
+                w.silent = false;
+                out.push((
+                    NoticeKind::SourceRecovered,
+                    format!("{} is delivering posts again", s.name),
+                ));
+            }
+            return out;
+        }
+    }
+    let since = w.posts.map(|p| p.1).unwrap_or(now_ms);
+    if !w.silent && now_ms - since >= after_ms {
+        w.silent = true;
+        out.push((
+            NoticeKind::NoPosts,
+            format!(
+                "{} has delivered no post for {} minutes",
+                s.name,
+                (now_ms - since) / 60_000
+            ),
+        ));
+    }
+    out
 }
 
 /// The operator notices a source's state calls for now: refused for good (once), down for
@@ -558,5 +610,38 @@ mod tests {
             [NoticeKind::SourceRefused]
         );
         assert!(notices_for(&s, &mut w, DOWN_AFTER_MS * 9, DOWN_AFTER_MS).is_empty());
+    }
+
+    #[test]
+    fn a_silent_source_trips_the_dead_mans_switch_once_and_recovers() {
+        let mut w = Watch::default();
+        let mut s = SourceStatus {
+            name: "bluesky".into(),
+            connected: true,
+            posts: 10,
+            ..SourceStatus::default()
+        };
+        let kinds = |v: Vec<(NoticeKind, String)>| v.into_iter().map(|n| n.0).collect::<Vec<_>>();
+        let after = NO_POSTS_AFTER_MS;
+        assert!(dead_man(&s, &mut w, 0, after).is_empty());
+        assert!(dead_man(&s, &mut w, after - 1, after).is_empty());
+        let silent = dead_man(&s, &mut w, after, after);
+        assert_eq!(kinds(silent.clone()), [NoticeKind::NoPosts]);
+        assert!(silent[0].1.contains("30 minutes"), "{}", silent[0].1);
+        assert!(
+            dead_man(&s, &mut w, after * 3, after).is_empty(),
+            "announced once"
+        );
+        s.posts = 11;
+        assert_eq!(
+            kinds(dead_man(&s, &mut w, after * 4, after)),
+            [NoticeKind::SourceRecovered]
+        );
+        assert!(dead_man(&s, &mut w, after * 4 + 1, after).is_empty());
+        s.posts = 12;
+        assert!(
+            dead_man(&s, &mut w, after * 5, after).is_empty(),
+            "posts flowing: nothing to say"
+        );
     }
 }

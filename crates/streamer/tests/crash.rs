@@ -6,7 +6,6 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamer");
 const POSTS: u64 = 12_000;
@@ -28,6 +27,14 @@ fn write_input(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+fn setup(dir: &Path) {
+    std::fs::write(
+        dir.join("c.toml"),
+        "[storage]\npath = \"s.db\"\n[watch]\nkeywords = [\"lockbit\"]\n[[sinks]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n[[sinks]]\nkind = \"eml\"\ndir = \"outbox\"\n",
+    )
+    .unwrap();
+}
+
 fn replay(dir: &Path, input: &Path) -> std::process::Child {
     Command::new(BIN)
         .current_dir(dir)
@@ -42,17 +49,25 @@ fn replay(dir: &Path, input: &Path) -> std::process::Child {
 #[test]
 fn sigkill_at_random_moments_loses_no_alert() {
     let trials = 20;
+    // Time one uninterrupted run first, so the kills spread over a whole run however fast
+    // this machine is today.
+    let reference = {
+        let dir = tempfile::tempdir().unwrap();
+        setup(dir.path());
+        let input = write_input(dir.path());
+        let started = std::time::Instant::now();
+        assert!(replay(dir.path(), &input).wait().unwrap().success());
+        started.elapsed()
+    };
     let mut interrupted = 0;
     for trial in 0..trials {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("c.toml"),
-            "[storage]\npath = \"s.db\"\n[watch]\nkeywords = [\"lockbit\"]\n[[sinks]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n[[sinks]]\nkind = \"eml\"\ndir = \"outbox\"\n",
-        )
-        .unwrap();
+        setup(dir.path());
         let input = write_input(dir.path());
-        // Spread the kill over start-up, ingest and delivery (a fixed, varied schedule).
-        let delay = Duration::from_millis(30 + (trial * 97 % 700) as u64);
+        // Spread the kills over start-up, ingest and delivery: an even schedule across the
+        // reference run's duration, in a shuffled order.
+        let slot = (trial * 7) % trials;
+        let delay = reference.mul_f64((slot as f64 + 0.5) / trials as f64 * 0.9);
         let mut child = replay(dir.path(), &input);
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {

@@ -410,6 +410,17 @@ fn health_shows_each_live_source_without_its_secrets() {
     assert!(!body.contains("s3cr3t"), "secrets are never rendered");
     // The outbox per sink.
     assert!(body.contains("<td>jsonl</td>"));
+    // The same state on /metrics: reconnects, lag, connected.
+    let metrics = http(&server.addr, "GET", "/metrics", &[], "").body;
+    assert!(
+        metrics
+            .contains("streamer_source_reconnects_total{source=\"mastodon:infosec.exchange\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains("streamer_source_lag_milliseconds{source=\"mastodon:infosec.exchange\"} 2500"));
+    assert!(metrics.contains("streamer_source_connected{source=\"mastodon:infosec.exchange\"} 1"));
+    assert!(!metrics.contains("s3cr3t"));
 }
 
 #[test]

@@ -946,6 +946,53 @@ pub(crate) fn metrics(conn: &Connection) -> rusqlite::Result<String> {
             );
         }
     }
+    // Live sources' last reported state (written every few seconds by `streamer run`).
+    if let Some(rows) = source_states(conn)? {
+        for (name, key, kind, help) in [
+            (
+                "streamer_source_connected",
+                "connected",
+                "gauge",
+                "1 while the source's stream is open.",
+            ),
+            (
+                "streamer_source_reconnects_total",
+                "reconnects",
+                "counter",
+                "Successful connections after the first.",
+            ),
+            (
+                "streamer_source_lag_milliseconds",
+                "lag_ms",
+                "gauge",
+                "How far behind real time the newest event was.",
+            ),
+            (
+                "streamer_source_duplicates_total",
+                "duplicates",
+                "counter",
+                "Deliveries dropped as already seen.",
+            ),
+            (
+                "streamer_source_gap_filled_total",
+                "gap_filled",
+                "counter",
+                "Posts recovered by gap filling.",
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for row in &rows {
+                let value = match row.state.get(key) {
+                    Some(serde_json::Value::Bool(b)) => Some(u64::from(*b) as f64),
+                    Some(serde_json::Value::Number(n)) => n.as_f64(),
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    let _ = writeln!(out, "{name}{{source=\"{}\"}} {v}", label(&row.source));
+                }
+            }
+        }
+    }
     Ok(out)
 }
 
