@@ -1,6 +1,9 @@
 //! Crash consistency: SIGKILL `streamer replay` at varied moments, restart it on the same
 //! database and input, and check that no alert is lost: every matching post has exactly one
-//! alert in storage, and every stored alert reached the sink (duplicates allowed, same id).
+//! alert in storage, and every stored alert reached every sink — a real SMTP server, the
+//! jsonl file and the `.eml` outbox (duplicates allowed, same id and Message-ID).
+
+mod support;
 
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -9,7 +12,7 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamer");
 const POSTS: u64 = 12_000;
-const EVERY: u64 = 40;
+const EVERY: u64 = 400;
 
 fn write_input(dir: &Path) -> std::path::PathBuf {
     let mut text = String::new();
@@ -27,12 +30,22 @@ fn write_input(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-fn setup(dir: &Path) {
+/// A config with jsonl, eml and email sinks; the email goes to a fresh test SMTP server.
+fn setup(dir: &Path) -> support::Smtp {
+    let smtp = support::Smtp::start(support::SmtpOptions::default());
     std::fs::write(
         dir.join("c.toml"),
-        "[storage]\npath = \"s.db\"\n[watch]\nkeywords = [\"lockbit\"]\n[[sinks]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n[[sinks]]\nkind = \"eml\"\ndir = \"outbox\"\n",
+        format!(
+            "[storage]\npath = \"s.db\"\n[watch]\nkeywords = [\"lockbit\"]\n\
+             [[sinks]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n\
+             [[sinks]]\nkind = \"eml\"\ndir = \"outbox\"\n\
+             [[sinks]]\nkind = \"email\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\n\
+             from = \"streamer@isac.example\"\nto = [\"soc@isac.example\"]\n",
+            smtp.port
+        ),
     )
     .unwrap();
+    smtp
 }
 
 fn replay(dir: &Path, input: &Path) -> std::process::Child {
@@ -53,7 +66,7 @@ fn sigkill_at_random_moments_loses_no_alert() {
     // this machine is today.
     let reference = {
         let dir = tempfile::tempdir().unwrap();
-        setup(dir.path());
+        let _smtp = setup(dir.path());
         let input = write_input(dir.path());
         let started = std::time::Instant::now();
         assert!(replay(dir.path(), &input).wait().unwrap().success());
@@ -62,7 +75,7 @@ fn sigkill_at_random_moments_loses_no_alert() {
     let mut interrupted = 0;
     for trial in 0..trials {
         let dir = tempfile::tempdir().unwrap();
-        setup(dir.path());
+        let smtp = setup(dir.path());
         let input = write_input(dir.path());
         // Spread the kills over start-up, ingest and delivery: an even schedule across the
         // reference run's duration, in a shuffled order.
@@ -118,6 +131,31 @@ fn sigkill_at_random_moments_loses_no_alert() {
             assert!(
                 dir.path().join("outbox").join(format!("{id}.eml")).exists(),
                 "trial {trial}: no email for {id}"
+            );
+        }
+        let mailed: HashSet<String> = smtp
+            .received()
+            .iter()
+            .map(|m| {
+                let msg = support::parse(&m.data);
+                let id = msg
+                    .header("X-Streamer-Alert-Id")
+                    .unwrap()
+                    .as_text()
+                    .unwrap()
+                    .to_string();
+                assert_eq!(
+                    msg.message_id(),
+                    Some(format!("{id}@streamer").as_str()),
+                    "Message-ID follows the alert id"
+                );
+                id
+            })
+            .collect();
+        for id in stored.keys() {
+            assert!(
+                mailed.contains(id),
+                "trial {trial}: alert {id} never reached the SMTP server"
             );
         }
         let pending: i64 = conn
