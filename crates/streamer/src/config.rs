@@ -947,24 +947,38 @@ fn validate_source(
             message: format!("source kind = \"{}\" needs `{key}`", r.kind),
         })
     };
+    // Which kinds take each kind-specific key (`stall_timeout_secs` applies to all): a key
+    // set on a kind that ignores it is a mistake worth naming.
+    const X: &[&str] = &["x"];
+    const MASTODON: &[&str] = &["mastodon"];
+    const BLUESKY: &[&str] = &["bluesky"];
+    let specific: [(&str, bool, &[&str]); 16] = [
+        ("bearer_token_env", r.bearer_token_env.is_some(), X),
+        ("bearer_token_file", r.bearer_token_file.is_some(), X),
+        ("base_url", r.base_url.is_some(), X),
+        ("rule_tag_prefix", r.rule_tag_prefix.is_some(), X),
+        ("backfill_minutes", r.backfill_minutes.is_some(), X),
+        ("max_rules", r.max_rules.is_some(), X),
+        ("max_rule_len", r.max_rule_len.is_some(), X),
+        ("instance", r.instance.is_some(), MASTODON),
+        ("streams", r.streams.is_some(), MASTODON),
+        ("access_token_env", r.access_token_env.is_some(), MASTODON),
+        ("access_token_file", r.access_token_file.is_some(), MASTODON),
+        ("url", r.url.is_some(), BLUESKY),
+        ("compress", r.compress.is_some(), BLUESKY),
+        ("zstd_dictionary", r.zstd_dictionary.is_some(), BLUESKY),
+        ("wanted_dids", r.wanted_dids.is_some(), BLUESKY),
+        ("rewind_secs", r.rewind_secs.is_some(), BLUESKY),
+    ];
+    if matches!(r.kind.as_str(), "x" | "mastodon" | "bluesky") {
+        let foreign: Vec<(&str, bool)> = specific
+            .iter()
+            .map(|&(key, set, kinds)| (key, set && !kinds.contains(&r.kind.as_str())))
+            .collect();
+        reject_keys(&r.kind, line, &foreign, problems);
+    }
     match r.kind.as_str() {
         "x" => {
-            reject_keys(
-                "x",
-                line,
-                &[
-                    ("instance", r.instance.is_some()),
-                    ("streams", r.streams.is_some()),
-                    ("access_token_env", r.access_token_env.is_some()),
-                    ("access_token_file", r.access_token_file.is_some()),
-                    ("url", r.url.is_some()),
-                    ("compress", r.compress.is_some()),
-                    ("zstd_dictionary", r.zstd_dictionary.is_some()),
-                    ("wanted_dids", r.wanted_dids.is_some()),
-                    ("rewind_secs", r.rewind_secs.is_some()),
-                ],
-                problems,
-            );
             let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 30, line, problems);
             let Some(bearer_token) =
                 Secret::from_pair(r.bearer_token_env.clone(), r.bearer_token_file.clone())
@@ -983,25 +997,6 @@ fn validate_source(
             })
         }
         "mastodon" => {
-            reject_keys(
-                "mastodon",
-                line,
-                &[
-                    ("bearer_token_env", r.bearer_token_env.is_some()),
-                    ("bearer_token_file", r.bearer_token_file.is_some()),
-                    ("base_url", r.base_url.is_some()),
-                    ("rule_tag_prefix", r.rule_tag_prefix.is_some()),
-                    ("backfill_minutes", r.backfill_minutes.is_some()),
-                    ("max_rules", r.max_rules.is_some()),
-                    ("max_rule_len", r.max_rule_len.is_some()),
-                    ("url", r.url.is_some()),
-                    ("compress", r.compress.is_some()),
-                    ("zstd_dictionary", r.zstd_dictionary.is_some()),
-                    ("wanted_dids", r.wanted_dids.is_some()),
-                    ("rewind_secs", r.rewind_secs.is_some()),
-                ],
-                problems,
-            );
             let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 45, line, problems);
             let Some(instance) = r.instance.clone() else {
                 missing("instance", problems);
@@ -1038,24 +1033,6 @@ fn validate_source(
             })
         }
         "bluesky" => {
-            reject_keys(
-                "bluesky",
-                line,
-                &[
-                    ("bearer_token_env", r.bearer_token_env.is_some()),
-                    ("bearer_token_file", r.bearer_token_file.is_some()),
-                    ("base_url", r.base_url.is_some()),
-                    ("rule_tag_prefix", r.rule_tag_prefix.is_some()),
-                    ("backfill_minutes", r.backfill_minutes.is_some()),
-                    ("max_rules", r.max_rules.is_some()),
-                    ("max_rule_len", r.max_rule_len.is_some()),
-                    ("instance", r.instance.is_some()),
-                    ("streams", r.streams.is_some()),
-                    ("access_token_env", r.access_token_env.is_some()),
-                    ("access_token_file", r.access_token_file.is_some()),
-                ],
-                problems,
-            );
             let compress = r.compress.unwrap_or(false);
             if compress && r.zstd_dictionary.is_none() {
                 missing("zstd_dictionary (compress = true)", problems);
@@ -1508,6 +1485,22 @@ mod tests {
         assert_eq!(err.problems.len(), 1);
         assert_eq!(err.problems[0].line, Some(5));
         assert!(err.problems[0].message.contains("bogus"));
+    }
+
+    #[test]
+    fn a_source_key_of_another_kind_is_named_with_its_line() {
+        let text = "[[sources]]\nkind = \"mastodon\"\ninstance = \"https://m.example\"\nmax_rules = 5\nwanted_dids = [\"did:plc:a\"]\n";
+        let err = Config::from_str(text, None).unwrap_err();
+        let msgs: Vec<String> = err.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs[0].contains("line 1")
+                && msgs[0].contains("`max_rules`")
+                && msgs[0].contains("mastodon")
+        );
+        assert!(msgs[1].contains("`wanted_dids`"));
+        let ok = "[[sources]]\nkind = \"bluesky\"\nwanted_dids = [\"did:plc:a\"]\nstall_timeout_secs = 90\n";
+        assert!(Config::from_str(ok, None).is_ok());
     }
 
     #[test]
