@@ -8,7 +8,7 @@
 //! keep their visible text (`@user`, `#tag`), and character references are decoded. Malformed
 //! markup never panics: a `<` that does not start a tag is text.
 
-use crate::text::{decode_entities, html_entity, push_unique};
+use crate::text::{decode_entities, push_decoded, push_unique};
 
 /// What the converter found in one `content`.
 #[derive(Debug, Default, PartialEq)]
@@ -149,25 +149,6 @@ impl State {
 fn trim_trailing_spaces(s: &mut String) {
     let kept = s.trim_end_matches([' ', '\t']).len();
     s.truncate(kept);
-}
-
-fn push_decoded(out: &mut String, s: &str) {
-    let mut rest = s;
-    while let Some(pos) = rest.find('&') {
-        out.push_str(&rest[..pos]);
-        rest = &rest[pos..];
-        match html_entity(rest) {
-            Some((c, n)) => {
-                out.push(c);
-                rest = &rest[n..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
 }
 
 /// The decoded value of one attribute in a tag's attribute text.

@@ -301,6 +301,12 @@ fn named_entity(name: &str) -> Option<char> {
 /// Decodes every character reference in `s` (attribute values, X text).
 pub(crate) fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_decoded(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` with its character references decoded (an unknown `&` stays as is).
+pub(crate) fn push_decoded(out: &mut String, s: &str) {
     let mut rest = s;
     while let Some(pos) = rest.find('&') {
         out.push_str(&rest[..pos]);
@@ -317,7 +323,6 @@ pub(crate) fn decode_entities(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
