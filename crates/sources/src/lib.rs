@@ -26,15 +26,18 @@
 //! Layout:
 //! - [`backoff`]: reconnect delays as pure, unit-tested policy types.
 //! - [`x`], [`mastodon`], [`jetstream`]: one module per protocol (PROTOCOLS.md sections 1–3).
+//! - [`handles`]: Bluesky handle → DID resolution over XRPC, with bounded retries.
 //! - [`status`]: what each source is doing, shared with `streamer status` and the logs.
 //! - `lines`, `dedup`: bounded line splitting and the recent-id set behind exactly-once.
-//! - `mock` (feature `mock`): faithful mock servers with fault injection, for tests.
+//! - `mock` (feature `mock`): faithful mock servers with fault injection, for tests (X,
+//!   Mastodon, Jetstream, and the Bluesky handle resolver).
 //!
 //! Architecture invariant: every wait goes through `tokio::time`, so tests run the reconnect
 //! logic on a paused clock; every buffer is bounded (line length, channel, recent-id set).
 
 pub mod backoff;
 mod dedup;
+pub mod handles;
 pub mod jetstream;
 mod lines;
 pub mod mastodon;

@@ -1,4 +1,5 @@
-//! Faithful mock servers for X, Mastodon and Jetstream, with fault injection (feature `mock`).
+//! Faithful mock servers for X, Mastodon, Jetstream and the Bluesky handle resolver, with fault
+//! injection (feature `mock`).
 //!
 //! Hand-written on raw TCP so every byte is under the test's control: chunked `\r\n` framing
 //! and heartbeats (X), SSE comments and `:thump` (Mastodon), WebSocket frames and pings
@@ -1047,6 +1048,147 @@ fn j_wanted(event: &str, collections: &[&str], dids: &[&str]) -> bool {
                 Some(prefix) => col.starts_with(prefix),
                 None => *c == col,
             }))
+}
+
+// ------------------------------------------------------------------------ handle resolver
+
+struct RState {
+    handles: std::collections::HashMap<String, String>,
+    conns: VecDeque<Conn>,
+    hits: Vec<Hit>,
+    resolves: usize,
+}
+
+/// The Bluesky handle resolver mock: `GET /xrpc/com.atproto.identity.resolveHandle?handle=H`
+/// answers `{"did":"…"}` for a known handle and `400 {"error":"InvalidRequest",…}` otherwise,
+/// as the AppView does. Scripted answers ([`ResolverMock::push`]: a 503, a 429, a body that is
+/// not a DID) are played first, one per request. [`ResolverMock::resolve_count`] counts the
+/// resolve requests, so tests prove that cache hits stay off the network.
+#[derive(Clone)]
+pub struct ResolverMock {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<RState>>,
+}
+
+impl ResolverMock {
+    /// Starts the mock, knowing no handle.
+    pub async fn start() -> ResolverMock {
+        let state = Arc::new(Mutex::new(RState {
+            handles: std::collections::HashMap::new(),
+            conns: VecDeque::new(),
+            hits: Vec::new(),
+            resolves: 0,
+        }));
+        let st = state.clone();
+        let addr = listen(move |s| {
+            let st = st.clone();
+            async move {
+                let _ = r_conn(s, st).await;
+            }
+        })
+        .await;
+        ResolverMock { addr, state }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, RState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `http://127.0.0.1:PORT`, the resolver base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Makes `handle` (lower-case, no `@`) resolve to `did`.
+    pub fn set(&self, handle: &str, did: &str) {
+        self.st()
+            .handles
+            .insert(handle.to_string(), did.to_string());
+    }
+
+    /// Forgets `handle` (it becomes unknown).
+    pub fn remove(&self, handle: &str) {
+        self.st().handles.remove(handle);
+    }
+
+    /// Queues a scripted answer for the next resolve request (e.g. `Conn::status(503, …)`);
+    /// `Conn::Stream` is not meaningful here and answers as if nothing was queued.
+    pub fn push(&self, conn: Conn) {
+        self.st().conns.push_back(conn);
+    }
+
+    /// Resolve requests so far.
+    pub fn resolve_count(&self) -> usize {
+        self.st().resolves
+    }
+
+    /// Every request so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.st().hits.clone()
+    }
+}
+
+async fn r_conn(mut s: TcpStream, st: Arc<Mutex<RState>>) -> std::io::Result<()> {
+    let req = read_request(&mut s).await?;
+    let is_resolve = req.path == "/xrpc/com.atproto.identity.resolveHandle";
+    if !is_resolve {
+        st.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hits
+            .push(req.hit());
+        return respond(
+            &mut s,
+            404,
+            &[],
+            r#"{"error":"MethodNotImplemented","message":"Method Not Implemented"}"#,
+        )
+        .await;
+    }
+    let (scripted, did) = {
+        let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
+        g.hits.push(req.hit());
+        g.resolves += 1;
+        let scripted = g.conns.pop_front();
+        let did = req.q("handle").and_then(|h| g.handles.get(h).cloned());
+        (scripted, did)
+    };
+    if let Some(Conn::Respond {
+        status,
+        headers,
+        body,
+    }) = scripted
+    {
+        return respond(&mut s, status, &headers, &body).await;
+    }
+    if req.q("handle").is_none_or(str::is_empty) {
+        return respond(
+            &mut s,
+            400,
+            &[],
+            r#"{"error":"InvalidRequest","message":"Error: Params must have the property \"handle\""}"#,
+        )
+        .await;
+    }
+    match did {
+        Some(did) => {
+            respond(
+                &mut s,
+                200,
+                &[],
+                &serde_json::json!({ "did": did }).to_string(),
+            )
+            .await
+        }
+        None => {
+            respond(
+                &mut s,
+                400,
+                &[],
+                r#"{"error":"InvalidRequest","message":"Unable to resolve handle"}"#,
+            )
+            .await
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------- fixtures
