@@ -291,6 +291,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             files,
         } => {
             let config = load(&config)?;
+            // Bluesky handles in the config resolve from the cache only: replay stays offline.
+            let (config, _) =
+                crate::handles::resolve_config(&config, crate::handles::Mode::CacheOnly);
             let rules = crate::compile_rules(&config)?;
             let (summary, elapsed) = replay(
                 &config,

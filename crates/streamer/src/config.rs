@@ -146,8 +146,13 @@ pub enum SourceConfig {
         url: String,
         compress: bool,
         zstd_dictionary: Option<PathBuf>,
-        /// Only these accounts (`wantedDids`): the watched-accounts-only mode.
+        /// Only these accounts (`wantedDids`): the watched-accounts-only mode. DIDs, or handles
+        /// (`@alice.bsky.social`, `alice.bsky.social`) that `run` resolves through `resolver`
+        /// (see `crate::handles`) before connecting.
         wanted_dids: Vec<String>,
+        /// The XRPC service that resolves handles to DIDs (`resolver`, default
+        /// `https://public.api.bsky.app`).
+        resolver: String,
         /// Default 60.
         stall_timeout_secs: u64,
         /// How far before the stored cursor a reconnect resumes (`rewind_secs`, default 5).
@@ -454,6 +459,7 @@ struct RawSource {
     compress: Option<bool>,
     zstd_dictionary: Option<PathBuf>,
     wanted_dids: Option<Vec<String>>,
+    resolver: Option<String>,
     stall_timeout_secs: Option<u64>,
     rewind_secs: Option<u64>,
 }
@@ -581,6 +587,18 @@ impl Config {
         let raw_watch = raw.watch.unwrap_or_default();
         let watch_severity = parse_severity(raw_watch.severity.as_deref(), None, &mut problems)
             .unwrap_or(Severity::Medium);
+        for a in &raw_watch.accounts {
+            if let Some(h) = crate::handles::account_handle(a) {
+                if streamer_sources::handles::normalize_handle(h).is_none() {
+                    problems.push(ConfigProblem {
+                        line: None,
+                        message: format!(
+                            "watch.accounts entry {a:?}: {h:?} is not a valid Bluesky handle (bluesky:@alice.bsky.social)"
+                        ),
+                    });
+                }
+            }
+        }
         let watch = WatchSpec {
             keywords: raw_watch.keywords,
             domains: raw_watch.domains,
@@ -952,7 +970,7 @@ fn validate_source(
     const X: &[&str] = &["x"];
     const MASTODON: &[&str] = &["mastodon"];
     const BLUESKY: &[&str] = &["bluesky"];
-    let specific: [(&str, bool, &[&str]); 16] = [
+    let specific: [(&str, bool, &[&str]); 17] = [
         ("bearer_token_env", r.bearer_token_env.is_some(), X),
         ("bearer_token_file", r.bearer_token_file.is_some(), X),
         ("base_url", r.base_url.is_some(), X),
@@ -968,6 +986,7 @@ fn validate_source(
         ("compress", r.compress.is_some(), BLUESKY),
         ("zstd_dictionary", r.zstd_dictionary.is_some(), BLUESKY),
         ("wanted_dids", r.wanted_dids.is_some(), BLUESKY),
+        ("resolver", r.resolver.is_some(), BLUESKY),
         ("rewind_secs", r.rewind_secs.is_some(), BLUESKY),
     ];
     if matches!(r.kind.as_str(), "x" | "mastodon" | "bluesky") {
@@ -1049,20 +1068,33 @@ fn validate_source(
             }
             let wanted_dids = r.wanted_dids.unwrap_or_default();
             for did in &wanted_dids {
-                if !did.starts_with("did:") {
+                let is_did = did.starts_with("did:") && did.len() > 4;
+                if !is_did && streamer_sources::handles::normalize_handle(did).is_none() {
                     problems.push(ConfigProblem {
                         line,
                         message: format!(
-                            "wanted_dids entry {did:?} is not a DID (did:plc:… or did:web:…)"
+                            "wanted_dids entry {did:?} is neither a DID (did:plc:… or did:web:…) nor a handle (alice.bsky.social)"
                         ),
                     });
                 }
+            }
+            let resolver = r
+                .resolver
+                .unwrap_or_else(|| streamer_sources::handles::DEFAULT_RESOLVER.into());
+            if !(resolver.starts_with("https://") || resolver.starts_with("http://")) {
+                problems.push(ConfigProblem {
+                    line,
+                    message: format!(
+                        "resolver {resolver:?} must be a URL: https://HOST (http:// for tests)"
+                    ),
+                });
             }
             Some(SourceConfig::Bluesky {
                 url,
                 compress,
                 zstd_dictionary: r.zstd_dictionary,
                 wanted_dids,
+                resolver: resolver.trim_end_matches('/').to_string(),
                 stall_timeout_secs,
                 rewind_secs: r.rewind_secs.unwrap_or(5),
             })
@@ -1556,7 +1588,34 @@ mod tests {
             err.contains("line 7") && err.contains("zstd_dictionary"),
             "{err}"
         );
-        assert!(err.contains("\"alice.bsky.social\" is not a DID"), "{err}");
+        assert!(
+            !err.contains("alice.bsky.social"),
+            "a handle is accepted: {err}"
+        );
+        let bad = "[[sources]]\nkind = \"bluesky\"\nwanted_dids = [\"did:plc:a\", \"@alice.bsky.social\", \"not a handle\"]\nresolver = \"ftp://r\"\n\n[watch]\naccounts = [\"bluesky:@ok.bsky.social\", \"bluesky:@bad_handle\"]\n";
+        let err = Config::from_str(bad, None).unwrap_err();
+        let msgs: Vec<String> = err.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("line 1") && m.contains("\"not a handle\" is neither a DID")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("line 1") && m.contains("resolver \"ftp://r\"")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("\"bluesky:@bad_handle\"")),
+            "{msgs:?}"
+        );
+        let handles = "[[sources]]\nkind = \"bluesky\"\nwanted_dids = [\"did:plc:a\", \"@Alice.bsky.social\", \"bob.bsky.social\"]\nresolver = \"http://127.0.0.1:9/\"\n\n[watch]\naccounts = [\"bluesky:@alice.bsky.social\"]\n";
+        let c = Config::from_str(handles, None).unwrap();
+        assert!(
+            matches!(&c.sources[0], SourceConfig::Bluesky { resolver, wanted_dids, .. }
+            if resolver == "http://127.0.0.1:9" && wanted_dids.len() == 3)
+        );
         let ok = "[[sources]]\nkind = \"bluesky\"\nurl = \"ws://127.0.0.1:1/subscribe\"\nrewind_secs = 10\nstall_timeout_secs = 5\n";
         let c = Config::from_str(ok, None).unwrap();
         assert!(matches!(

@@ -18,6 +18,7 @@ pub mod analytics_cli;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod handles;
 pub mod live;
 pub mod metrics;
 pub mod outbox;

@@ -218,7 +218,10 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                 wanted_dids,
                 stall_timeout_secs,
                 rewind_secs,
+                ..
             } => {
+                // Handles in `wanted_dids` were turned into DIDs by `crate::handles` before
+                // `Live::start`; any left (not resolvable) are dropped rather than sent.
                 let mut cfg = JetstreamConfig::new(url);
                 if let (true, Some(path)) = (*compress, zstd_dictionary) {
                     let dict = std::fs::read(path).with_context(|| {
@@ -229,7 +232,16 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                     })?;
                     cfg.zstd_dictionary = Some(Arc::new(dict));
                 }
-                cfg.wanted_dids = wanted_dids.clone();
+                cfg.wanted_dids = wanted_dids
+                    .iter()
+                    .filter(|d| d.starts_with("did:"))
+                    .cloned()
+                    .collect();
+                if !wanted_dids.is_empty() && cfg.wanted_dids.is_empty() {
+                    // An empty list would mean every account: never widen a watched-only source.
+                    tracing::error!(source = %name, "not started: none of its wanted_dids is a DID");
+                    continue;
+                }
                 cfg.cursor = storage
                     .cursor(&name)?
                     .and_then(|c| c.trim().parse::<i64>().ok());

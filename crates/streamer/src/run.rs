@@ -11,6 +11,12 @@ use std::time::{Duration, SystemTime};
 
 /// Runs until a stop signal: sources feed the pipeline, workers deliver.
 pub fn run(config: &Config) -> Result<()> {
+    // Bluesky handles become DIDs (cache first, then a bounded network attempt) before the
+    // rules are compiled and Jetstream connects; what cannot be resolved is left out and
+    // reported below as an operator notice.
+    let (resolved, handle_warnings) =
+        crate::handles::resolve_config(config, crate::handles::Mode::Network);
+    let config = &resolved;
     let rules = crate::compile_rules(config)?;
     let workers = Workers::start(&config.storage.path, crate::build_sinks(config)?)?;
     let pipeline = Pipeline::start(
@@ -39,6 +45,9 @@ pub fn run(config: &Config) -> Result<()> {
         rules = rules.read().map(|r| r.len()).unwrap_or(0),
         "streamer running; SIGINT or SIGTERM stops it"
     );
+    for w in &handle_warnings {
+        notifier.notify(crate::render::NoticeKind::Other, Some("bluesky"), w);
+    }
     // Operator notices: start now, stop below; sources raise theirs through `notifier`.
     notifier.notify(
         crate::render::NoticeKind::Start,
@@ -103,6 +112,9 @@ pub fn reload_rules(config: &Config, rules: &SharedRules) {
             return;
         }
     };
+    // Watch accounts given by handle: the cache, else the resolver again (bounded), so a
+    // handle that failed at start is retried here; failures are logged at warn.
+    let (fresh, _) = crate::handles::resolve_config(&fresh, crate::handles::Mode::Network);
     let suppressions = crate::web::load_suppressions_at(&fresh.storage.path);
     match streamer_rules::compile_with(&fresh.rules, &fresh.watch, &suppressions) {
         Ok(compiled) => {

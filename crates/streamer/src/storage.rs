@@ -14,7 +14,7 @@ use std::path::Path;
 use streamer_model::{ActorEvent, DeleteRef, Platform, Post};
 
 /// The schema version this build writes. A database with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Each migration brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -251,6 +251,17 @@ CREATE TABLE surges (
     PRIMARY KEY (dim, key, hour)
 );
 "#,
+    // 6: Bluesky handles resolved to DIDs (watch lists written with handles), so a restart or
+    // a replay needs no network: `resolved_at` in ms since the epoch decides freshness; a
+    // Jetstream identity event for a DID replaces or purges its rows.
+    r#"
+CREATE TABLE handle_cache (
+    handle       TEXT PRIMARY KEY,
+    did          TEXT NOT NULL,
+    resolved_at  INTEGER NOT NULL
+);
+CREATE INDEX handle_cache_did ON handle_cache(did);
+"#,
 ];
 
 /// A connection to the store, with the schema checked.
@@ -398,6 +409,36 @@ impl Storage {
             .prepare("SELECT source, state, updated_at FROM source_state ORDER BY source")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The cached DID of a Bluesky handle (lower-case, no `@`) and when it was resolved (ms
+    /// since the epoch).
+    pub fn cached_handle(&self, handle: &str) -> Result<Option<(String, i64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT did, resolved_at FROM handle_cache WHERE handle = ?1",
+                [handle],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Remembers that `handle` resolved to `did` at `at_ms`.
+    pub fn cache_handle(&self, handle: &str, did: &str, at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO handle_cache (handle, did, resolved_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(handle) DO UPDATE SET did = excluded.did, resolved_at = excluded.resolved_at",
+            params![handle, did, at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a handle (the resolver says it no longer exists).
+    pub fn forget_handle(&self, handle: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM handle_cache WHERE handle = ?1", [handle])?;
+        Ok(())
     }
 
     /// The stored cursor of a source.
@@ -676,6 +717,9 @@ impl Batch<'_> {
     /// the registry holds authors of matched posts). Returns true when the actor was known.
     pub fn apply_actor_event(&mut self, ev: &ActorEvent) -> Result<bool> {
         let platform = ev.platform.as_str();
+        if ev.platform == Platform::Bluesky && ev.active.is_none() && ev.status.is_none() {
+            self.identity_changed(&ev.author_id, ev.handle.as_deref())?;
+        }
         let old: Option<Option<String>> = self
             .tx
             .query_row(
@@ -724,6 +768,26 @@ impl Batch<'_> {
             }
         }
         Ok(true)
+    }
+
+    /// A Bluesky identity event: the DID's cached handles are purged (PROTOCOLS.md 3.4: "purge
+    /// your cache for this DID"); a new valid handle it carries now points to this DID, taking
+    /// it from any other DID that held it. `handle.invalid` or no handle only purges.
+    fn identity_changed(&self, did: &str, handle: Option<&str>) -> Result<()> {
+        let handle = handle
+            .filter(|h| *h != "handle.invalid")
+            .and_then(streamer_sources::handles::normalize_handle);
+        self.tx.execute(
+            "DELETE FROM handle_cache WHERE did = ?1 OR handle = ?2",
+            params![did, handle],
+        )?;
+        if let Some(h) = handle {
+            self.tx.execute(
+                "INSERT INTO handle_cache (handle, did, resolved_at) VALUES (?1, ?2, ?3)",
+                params![h, did, self.now_ms],
+            )?;
+        }
+        Ok(())
     }
 
     /// Stores (or updates, for an edit) the post's evidence.
@@ -940,6 +1004,74 @@ mod tests {
             record_json: "{}",
             merge_key: "same-text",
         }
+    }
+
+    #[test]
+    fn handle_cache_keeps_answers_and_identity_events_replace_or_purge_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Storage::open(&dir.path().join("s.db")).unwrap();
+        let (alice, bob) = (
+            "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
+            "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb",
+        );
+        assert_eq!(s.cached_handle("alice.bsky.social").unwrap(), None);
+        s.cache_handle("alice.bsky.social", alice, 1_000).unwrap();
+        s.cache_handle("bob.bsky.social", bob, 2_000).unwrap();
+        assert_eq!(
+            s.cached_handle("alice.bsky.social").unwrap(),
+            Some((alice.to_string(), 1_000))
+        );
+        s.cache_handle("alice.bsky.social", alice, 5_000).unwrap();
+        assert_eq!(
+            s.cached_handle("alice.bsky.social").unwrap().unwrap().1,
+            5_000
+        );
+        let identity = |did: &str, handle: Option<&str>| ActorEvent {
+            platform: Platform::Bluesky,
+            author_id: did.into(),
+            handle: handle.map(str::to_string),
+            active: None,
+            status: None,
+            at: None,
+        };
+        // Alice renames: her old handle is purged, the new one points to her (an unknown
+        // actor: the cache is updated all the same).
+        let mut b = s.batch().unwrap();
+        assert!(!b
+            .apply_actor_event(&identity(alice, Some("Alice2.bsky.social")))
+            .unwrap());
+        b.commit().unwrap();
+        assert_eq!(s.cached_handle("alice.bsky.social").unwrap(), None);
+        let (did, at) = s.cached_handle("alice2.bsky.social").unwrap().unwrap();
+        assert_eq!(did, alice);
+        assert!(at > 5_000);
+        // Bob takes Alice's new handle: it now points to Bob, Bob's old one is gone.
+        let mut b = s.batch().unwrap();
+        b.apply_actor_event(&identity(bob, Some("alice2.bsky.social")))
+            .unwrap();
+        b.commit().unwrap();
+        assert_eq!(
+            s.cached_handle("alice2.bsky.social").unwrap().unwrap().0,
+            bob
+        );
+        assert_eq!(s.cached_handle("bob.bsky.social").unwrap(), None);
+        // An identity event without a usable handle only purges; account events touch nothing.
+        s.cache_handle("carol.bsky.social", alice, 9_000).unwrap();
+        let mut b = s.batch().unwrap();
+        let mut deactivated = identity(alice, None);
+        deactivated.active = Some(false);
+        deactivated.status = Some("deactivated".into());
+        b.apply_actor_event(&deactivated).unwrap();
+        b.commit().unwrap();
+        assert!(s.cached_handle("carol.bsky.social").unwrap().is_some());
+        let mut b = s.batch().unwrap();
+        b.apply_actor_event(&identity(alice, Some("handle.invalid")))
+            .unwrap();
+        b.commit().unwrap();
+        assert_eq!(s.cached_handle("carol.bsky.social").unwrap(), None);
+        assert_eq!(s.cached_handle("handle.invalid").unwrap(), None);
+        s.forget_handle("alice2.bsky.social").unwrap();
+        assert_eq!(s.cached_handle("alice2.bsky.social").unwrap(), None);
     }
 
     #[test]
