@@ -260,3 +260,155 @@ path = "{jsonl}"
         );
     }
 }
+
+/// Watch lists written with Bluesky handles: `watch.accounts = ["bluesky:@alice…"]` and
+/// `wanted_dids = ["@alice…", "bob…"]` resolve through the resolver mock before Jetstream
+/// connects (it is asked for the DIDs), posts by those DIDs alert, an unknown handle is an
+/// operator notice while the rest runs, and a second start takes the DIDs from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bluesky_handles_resolve_through_the_resolver_and_then_the_cache() {
+    const ALICE: &str = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
+    const BOB: &str = "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb";
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("streamer.db");
+    let jsonl = dir.path().join("alerts.jsonl");
+    let log = dir.path().join("streamer.log");
+
+    let resolver = ResolverMock::start().await;
+    resolver.set("alice.bsky.social", ALICE);
+    resolver.set("bob.bsky.social", BOB);
+
+    let j = JetstreamMock::start().await;
+    j.set_heartbeat(Duration::from_secs(1));
+    let t = jiff::Timestamp::now().as_microsecond() - 60_000_000;
+    j.push(Conn::Stream(vec![
+        // Alice is a watched account: any post alerts. Bob only through the keyword rule.
+        Step::Send(jetstream_post(ALICE, "k1", t + 1_000_000, "hello world")),
+        Step::Send(jetstream_post(BOB, "k2", t + 2_000_000, "nothing here")),
+        Step::Send(jetstream_post(BOB, "k3", t + 3_000_000, "lockbit again")),
+    ]));
+
+    let config = dir.path().join("streamer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[storage]
+path = "{db}"
+
+[[sources]]
+kind = "bluesky"
+url = "{j}"
+wanted_dids = ["@Alice.bsky.social", "bob.bsky.social"]
+resolver = "{r}"
+
+[watch]
+accounts = ["bluesky:@alice.bsky.social", "bluesky:@ghost.bsky.social"]
+
+[[rules]]
+id = "lockbit"
+query = "lockbit"
+severity = "high"
+
+[[sinks]]
+kind = "jsonl"
+path = "{jsonl}"
+"#,
+            db = db.display(),
+            j = j.url(),
+            r = resolver.base_url(),
+            jsonl = jsonl.display(),
+        ),
+    )
+    .unwrap();
+
+    let at = |did: &str, k: &str| format!("at://{did}/app.bsky.feed.post/{k}");
+    let want: HashSet<(String, String)> = [
+        ("bluesky".to_string(), at(ALICE, "k1")),
+        ("bluesky".to_string(), at(BOB, "k3")),
+    ]
+    .into_iter()
+    .collect();
+    let mut child = spawn(&config, &log);
+    wait_for("the two Bluesky alerts", &log, || {
+        alerts(&jsonl).into_iter().collect::<HashSet<_>>() == want
+    })
+    .await;
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let alice_rules: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["post"]["author"]["id"] == ALICE)
+        .flat_map(|v| {
+            v["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(alice_rules, [format!("account:bluesky:{ALICE}")]);
+    let hits = j.hits();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(
+        hits[0]
+            .target
+            .contains(&format!("wantedDids={ALICE}&wantedDids={BOB}&")),
+        "{}",
+        hits[0].target
+    );
+    wait_for("the notice about the unknown handle", &log, || {
+        query(
+            &db,
+            "SELECT message FROM notices WHERE message LIKE '%ghost.bsky.social%'",
+        )
+        .is_some_and(|m| m.contains("does not exist"))
+    })
+    .await;
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT handle FROM handle_cache WHERE did = '{BOB}'")
+        )
+        .as_deref(),
+        Some("bob.bsky.social")
+    );
+    sigterm(&mut child);
+    assert!(child.wait().unwrap().success());
+    let asked = |h: &str| {
+        resolver
+            .hits()
+            .iter()
+            .filter(|x| x.target.ends_with(&format!("handle={h}")))
+            .count()
+    };
+    // Alice is asked once although named twice (the second look-up is a cache hit).
+    assert_eq!(
+        (asked("alice.bsky.social"), asked("bob.bsky.social")),
+        (1, 1)
+    );
+
+    // Second start: the same DIDs, from the cache; only the unknown handle is asked again.
+    let before = resolver.resolve_count();
+    let mut child = spawn(&config, &log);
+    wait_for("the second Jetstream connection", &log, || {
+        j.hits().len() == 2
+    })
+    .await;
+    assert!(
+        j.hits()[1]
+            .target
+            .contains(&format!("wantedDids={ALICE}&wantedDids={BOB}&")),
+        "{}",
+        j.hits()[1].target
+    );
+    sigterm(&mut child);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        (asked("alice.bsky.social"), asked("bob.bsky.social")),
+        (1, 1),
+        "a cache hit must not reach the network"
+    );
+    assert_eq!(resolver.resolve_count(), before + 1, "only ghost again");
+    assert_eq!(alerts(&jsonl).len(), 2, "no alert twice");
+}
