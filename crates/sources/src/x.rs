@@ -2,7 +2,8 @@
 //!
 //! Rules: Streamer's rules carry a tag that starts with the configured prefix; sync lists the
 //! server's rules, deletes Streamer's stale ones, validates the missing ones with `dry_run`,
-//! adds the valid ones and reports the ones X rejects. Rules without the prefix are never
+//! adds the valid ones and reports the ones X rejects, at start and again for every rule set
+//! sent on [`XConfig::rule_updates`] (a hot reload). Rules without the prefix are never
 //! touched. Stream: `\r\n`-framed JSON lines with a bare `\r\n` heartbeat; no byte for
 //! `stall_timeout` is a stall. Reconnects follow X's guidance through [`XBackoff`]; 401 and 403
 //! stop this source for good (with an operator notice in the log and the status).
@@ -36,6 +37,10 @@ pub struct XConfig {
     pub stall_timeout: Duration,
     /// Lines longer than this are skipped and counted.
     pub max_line_bytes: usize,
+    /// New rule sets after a hot reload: each one is synced with X (stale Streamer rules
+    /// deleted, missing ones added) while the stream stays connected, as X applies rule
+    /// changes to an open stream. `None`: the rules are synced at start only.
+    pub rule_updates: Option<tokio::sync::watch::Receiver<Vec<XRuleSpec>>>,
 }
 
 impl fmt::Debug for XConfig {
@@ -62,6 +67,7 @@ impl XConfig {
             backfill_minutes: None,
             stall_timeout: Duration::from_secs(30),
             max_line_bytes: 1 << 20,
+            rule_updates: None,
         }
     }
 }
@@ -393,6 +399,14 @@ pub async fn run(cfg: XConfig, emit: Emitter, status: StatusHandle) {
     let mut rules_synced = false;
     let mut recent = RecentSet::new(1 << 16);
     let name = status.name();
+    if let Some(rx) = cfg.rule_updates.clone() {
+        tokio::spawn(resync_on_reload(
+            client.clone(),
+            cfg.clone(),
+            rx,
+            status.clone(),
+        ));
+    }
     loop {
         let failure = if !rules_synced {
             match sync_rules(&client, &cfg).await {
@@ -446,6 +460,51 @@ pub async fn run(cfg: XConfig, emit: Emitter, status: StatusHandle) {
         }
         status.failed(failure.message());
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Syncs every new rule set from a hot reload, with a few retries on the X backoff; one that
+/// still fails is logged and waits for the next reload. Ends when the sender is dropped.
+async fn resync_on_reload(
+    client: reqwest::Client,
+    mut cfg: XConfig,
+    mut rx: tokio::sync::watch::Receiver<Vec<XRuleSpec>>,
+    status: StatusHandle,
+) {
+    let name = status.name();
+    while rx.changed().await.is_ok() {
+        cfg.rules = rx.borrow_and_update().clone();
+        let mut backoff = XBackoff::default();
+        for attempt in 1..=3 {
+            match sync_rules(&client, &cfg).await {
+                Ok(report) => {
+                    tracing::info!(source = %name, kept = report.kept, added = report.added,
+                        deleted = report.deleted, rejected = report.rejected.len(), "X rules re-synced after a reload");
+                    for (value, tag, why) in &report.rejected {
+                        tracing::error!(source = %name, rule = %tag, value = %value, "X rejected a rule: {why}");
+                        status.note(format!("X rejected rule {tag} ({value}): {why}"));
+                    }
+                    break;
+                }
+                Err(f) => {
+                    let delay = match &f {
+                        Failure::Permanent(_) => {
+                            tracing::error!(source = %name, "X rules not re-synced: {}", f.message());
+                            break;
+                        }
+                        Failure::RateLimited(_, reset) => backoff.rate_limited(*reset),
+                        Failure::Http(_) => backoff.http_error(),
+                        Failure::Network(_) => backoff.network_error(),
+                    };
+                    if attempt == 3 {
+                        tracing::error!(source = %name, "X rules not re-synced, the server keeps the old ones until the next reload: {}", f.message());
+                        break;
+                    }
+                    tracing::warn!(source = %name, delay_ms = delay.as_millis() as u64, "X rules re-sync: {}", f.message());
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
     }
 }
 

@@ -167,6 +167,59 @@ mod x {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_reloaded_rule_set_is_synced_while_the_stream_stays_up() {
+        let mock = XMock::start(TOKEN).await;
+        mock.add_rule("someone else's rule", Some("other:1"));
+        let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+        let mut cfg = x_cfg(&mock);
+        cfg.rule_updates = Some(rx);
+        mock.push(Conn::Stream(vec![Step::Send(x_post("1", "hello"))]));
+        let mut src = start(SourceSpec::X(cfg), "x");
+        assert_eq!(post_ids(&src.take(1).await, Format::X, None), ["1"]);
+        let values = |m: &XMock| {
+            let mut v: Vec<(String, Option<String>)> =
+                m.rules().into_iter().map(|r| (r.value, r.tag)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            values(&mock),
+            [
+                ("lockbit".to_string(), Some("streamer:r1".to_string())),
+                ("someone else's rule".into(), Some("other:1".into())),
+            ]
+        );
+        // A reload: r1 is gone, r2 is new.
+        tx.send(vec![XRuleSpec {
+            value: "ransomware county".into(),
+            tag: "streamer:r2".into(),
+        }])
+        .unwrap();
+        for _ in 0..200 {
+            if values(&mock).iter().any(|(v, _)| v == "ransomware county") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            values(&mock),
+            [
+                (
+                    "ransomware county".to_string(),
+                    Some("streamer:r2".to_string())
+                ),
+                ("someone else's rule".into(), Some("other:1".into())),
+            ]
+        );
+        assert_eq!(
+            mock.stream_hits().len(),
+            1,
+            "the stream was not reconnected"
+        );
+        drop(src);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn mid_line_disconnect_and_duplicate_delivery_yield_each_post_once() {
         let mock = XMock::start(TOKEN).await;
         let p2 = x_post("2", "second");

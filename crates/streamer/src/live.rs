@@ -41,6 +41,16 @@ pub struct Live {
     bridge: std::thread::JoinHandle<()>,
     statuses: Vec<StatusHandle>,
     db: PathBuf,
+    /// Each X source's rule channel and how its rules are made, for hot reloads.
+    x_rules: Vec<XRules>,
+}
+
+/// How an X source's server-side rules are derived from the config, and where new ones go.
+struct XRules {
+    name: String,
+    limits: streamer_rules::XLimits,
+    tag_prefix: String,
+    tx: tokio::sync::watch::Sender<Vec<XRuleSpec>>,
 }
 
 /// One source as started: what it runs, how its lines are decoded, what it is called.
@@ -48,6 +58,7 @@ struct Planned {
     spec: SourceSpec,
     origin: Arc<Origin>,
     status: StatusHandle,
+    x_rules: Option<XRules>,
 }
 
 impl Live {
@@ -70,9 +81,11 @@ impl Live {
         let (tx, rx) = mpsc::channel::<SourceLine>(CHANNEL);
         let origins: Vec<Arc<Origin>> = planned.iter().map(|p| p.origin.clone()).collect();
         let statuses: Vec<StatusHandle> = planned.iter().map(|p| p.status.clone()).collect();
+        let mut x_rules = Vec::new();
         {
             let _guard = runtime.enter();
-            for (i, p) in planned.into_iter().enumerate() {
+            for (i, mut p) in planned.into_iter().enumerate() {
+                x_rules.extend(p.x_rules.take());
                 tracing::info!(source = %p.origin.name, "starting source");
                 streamer_sources::spawn(p.spec, Emitter::new(i, tx.clone()), p.status);
             }
@@ -88,7 +101,28 @@ impl Live {
             bridge,
             statuses,
             db,
+            x_rules,
         })
+    }
+
+    /// After a rules reload: hands each X source its new server-side rules, which it syncs
+    /// with X (stale Streamer-tagged rules deleted, missing ones added) without reconnecting.
+    pub fn reload_x_rules(&self, config: &Config) {
+        for x in &self.x_rules {
+            let (rules, warnings) =
+                streamer_rules::to_x_rules(&config.rules, &config.watch, &x.limits, &x.tag_prefix);
+            for w in warnings {
+                tracing::warn!(source = %x.name, rule = %w.rule_id, "{}", w.message);
+            }
+            let specs = rules
+                .into_iter()
+                .map(|r| XRuleSpec {
+                    value: r.value,
+                    tag: r.tag,
+                })
+                .collect();
+            let _ = x.tx.send(specs);
+        }
     }
 
     /// The sources' current states (for the dashboard).
@@ -158,6 +192,8 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                         .collect(),
                 );
                 cfg.tag_prefix = rule_tag_prefix.clone();
+                let (tx, rx) = tokio::sync::watch::channel(cfg.rules.clone());
+                cfg.rule_updates = Some(rx);
                 cfg.backfill_minutes = *backfill_minutes;
                 cfg.stall_timeout = Duration::from_secs(*stall_timeout_secs);
                 cfg.max_line_bytes = max_line_bytes;
@@ -165,6 +201,12 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                     spec: SourceSpec::X(cfg),
                     origin: origin(Format::X, &name, None, None, max_line_bytes),
                     status: StatusHandle::new(name.clone()),
+                    x_rules: Some(XRules {
+                        name: name.clone(),
+                        limits,
+                        tag_prefix: rule_tag_prefix.clone(),
+                        tx,
+                    }),
                 });
             }
             SourceConfig::Mastodon {
@@ -208,6 +250,7 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                             max_line_bytes,
                         ),
                         status,
+                        x_rules: None,
                     });
                 }
             }
@@ -261,6 +304,7 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                         max_line_bytes,
                     ),
                     status: StatusHandle::new(name.clone()),
+                    x_rules: None,
                 });
             }
         }

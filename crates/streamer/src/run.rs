@@ -70,7 +70,10 @@ pub fn run(config: &Config) -> Result<()> {
         let mtime = config_mtime(config);
         if reload.swap(false, Ordering::SeqCst) || mtime != watched || suppressions.changed() {
             watched = mtime;
-            reload_rules(config, &rules);
+            if let Some(fresh) = reload_rules(config, &rules) {
+                // X's server-side rules follow the reloaded ones (the stream stays up).
+                live.reload_x_rules(&fresh);
+            }
         }
     }
     tracing::info!("stopping: draining the pipeline");
@@ -102,14 +105,16 @@ fn config_mtime(config: &Config) -> Option<SystemTime> {
 }
 
 /// Compiles the rules of the config file again and swaps them in; a broken file keeps the old
-/// rules running and says why.
-pub fn reload_rules(config: &Config, rules: &SharedRules) {
-    let Some(path) = &config.path else { return };
+/// rules running and says why. Returns the reloaded config (handles resolved) on success.
+pub fn reload_rules(config: &Config, rules: &SharedRules) -> Option<Config> {
+    let Some(path) = &config.path else {
+        return None;
+    };
     let fresh = match Config::from_file(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("rules not reloaded, the old rules keep running:\n{e}");
-            return;
+            return None;
         }
     };
     // Watch accounts given by handle: the cache, else the resolver again (bounded), so a
@@ -121,11 +126,13 @@ pub fn reload_rules(config: &Config, rules: &SharedRules) {
             let n = compiled.rules.len();
             *rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(compiled.rules);
             tracing::info!(rules = n, "rules reloaded");
+            Some(fresh)
         }
         Err(errors) => {
             for e in errors {
                 tracing::error!("rules not reloaded, the old rules keep running: {e}");
             }
+            None
         }
     }
 }
