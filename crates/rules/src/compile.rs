@@ -2,7 +2,7 @@
 //! build one index per kind of atom.
 
 use crate::syntax::{self, Account, Atom, Expr, HasFlag, IsFlag, Op};
-use crate::tokens::TokenIndex;
+use crate::tokens::{LazyPattern, TokenIndex};
 use crate::{text, xrules, Compiled, RuleError, RuleSpec, RuleWarning, Suppressions, WatchSpec};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
@@ -265,8 +265,12 @@ pub struct RuleSet {
     pub(crate) trig_rules: Vec<u32>,
     /// Rules with no trigger atom: evaluated for every post.
     pub(crate) always: Vec<u32>,
-    /// Keywords and phrases that match whole tokens.
+    /// Keywords and phrases that match whole tokens and trigger a rule (or are suppressed).
     pub(crate) token_index: TokenIndex,
+    /// Whole-token keywords and phrases that trigger no rule, looked up only while a rule that
+    /// uses them is evaluated; `lazy_of[atom]` indexes `lazy`, `NOT_LAZY` for other atoms.
+    pub(crate) lazy: Vec<LazyPattern>,
+    pub(crate) lazy_of: Vec<u32>,
     /// Over the token stream, for patterns with an end in a script written without spaces;
     /// pattern `i` is `text_atoms[i]` = (atom, leading space, trailing space).
     pub(crate) text_ac: Option<AhoCorasick>,
@@ -291,6 +295,9 @@ pub struct RuleSet {
     pub(crate) muted: [FxHashSet<Box<str>>; 3],
     pub(crate) suppress_atoms: Vec<u32>,
 }
+
+/// `RuleSet::lazy_of` for an atom that is not a lazy pattern.
+pub(crate) const NOT_LAZY: u32 = u32::MAX;
 
 /// An atom is worth this much as a trigger: cheap, frequent flags cost more than rare terms, so
 /// an AND triggers on its rarest child.
@@ -518,6 +525,8 @@ pub(crate) fn compile(
         trig_rules: Vec::new(),
         always,
         token_index: TokenIndex::default(),
+        lazy: Vec::new(),
+        lazy_of: vec![NOT_LAZY; b.ops.len()],
         text_ac: None,
         text_atoms: Vec::new(),
         hashtags: FxHashMap::default(),
@@ -544,6 +553,7 @@ pub(crate) fn compile(
         set.trig_start.push(set.trig_rules.len() as u32);
     }
 
+    let suppressed: FxHashSet<u32> = set.suppress_atoms.iter().copied().collect();
     let mut text_pats: Vec<String> = Vec::new();
     let mut whole: Vec<(u32, &[String])> = Vec::new();
     let mut url_pats: Vec<String> = Vec::new();
@@ -553,7 +563,11 @@ pub(crate) fn compile(
         match op {
             Op::Text { tokens, .. } => {
                 let p = text::pattern(tokens);
-                if p.starts_with(' ') && p.ends_with(' ') {
+                let triggers = b.trig[i].len() + usize::from(suppressed.contains(&id));
+                if p.starts_with(' ') && p.ends_with(' ') && triggers == 0 {
+                    set.lazy_of[i] = set.lazy.len() as u32;
+                    set.lazy.push(LazyPattern::new(tokens));
+                } else if p.starts_with(' ') && p.ends_with(' ') {
                     whole.push((id, tokens.as_slice()));
                 } else {
                     set.text_atoms
@@ -745,6 +759,8 @@ impl RuleSet {
         .sum();
         ac(&self.text_ac)
             + self.token_index.heap_bytes()
+            + self.lazy.iter().map(|l| l.heap_bytes()).sum::<usize>()
+            + self.lazy_of.len() * 4
             + ac(&self.url_ac)
             + rules
             + positives

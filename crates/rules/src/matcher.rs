@@ -1,9 +1,10 @@
 //! Matching one post against a [`RuleSet`]: find the true atoms through the indices, evaluate
 //! only the rules they trigger, and report the hits.
 
-use crate::compile::{Flag, Inst, RuleSet, SpanKind};
+use crate::compile::{Flag, Inst, RuleSet, SpanKind, NOT_LAZY};
 use crate::syntax::{HasFlag, IsFlag};
 use crate::text::{self, CharRange};
+use crate::tokens::{self, Tokens};
 use regex_automata::{Input, PatternSet};
 use std::cell::RefCell;
 use streamer_model::{AtomMatch, Enrichment, Platform, Post, RuleHit};
@@ -21,13 +22,16 @@ pub struct Scratch {
     atom_stamp: Vec<u32>,
     /// Stream byte range of each text atom's first occurrence.
     atom_span: Vec<[u32; 2]>,
+    /// Lazy atoms looked up for this post (true or not).
+    lazy_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
     true_atoms: Vec<u32>,
     candidates: Vec<u32>,
     stack: Vec<bool>,
-    stream: String,
-    toks: Vec<(u32, u32)>,
-    hashes: Vec<u64>,
+    /// The post's token stream and its tokens, once built (`tokens_ready`).
+    stream: Vec<u8>,
+    toks: Tokens,
+    tokens_ready: bool,
     /// The stream again, with its map to original chars, built only when a span is reported.
     mapped: String,
     map: Vec<CharRange>,
@@ -46,12 +50,14 @@ impl Scratch {
         if self.generation == u32::MAX {
             self.generation = 0;
             self.atom_stamp.iter_mut().for_each(|s| *s = 0);
+            self.lazy_stamp.iter_mut().for_each(|s| *s = 0);
             self.rule_stamp.iter_mut().for_each(|s| *s = 0);
         }
         self.generation += 1;
         if self.atom_stamp.len() < atoms {
             self.atom_stamp.resize(atoms, 0);
             self.atom_span.resize(atoms, [0, 0]);
+            self.lazy_stamp.resize(atoms, 0);
         }
         if self.rule_stamp.len() < rules {
             self.rule_stamp.resize(rules, 0);
@@ -59,6 +65,7 @@ impl Scratch {
         self.true_atoms.clear();
         self.candidates.clear();
         self.mapped_ready = false;
+        self.tokens_ready = false;
     }
 
     #[inline]
@@ -155,7 +162,7 @@ impl RuleSet {
         let mut hits = Vec::new();
         let cands = std::mem::take(&mut s.candidates);
         for &r in &cands {
-            if self.eval(s, r as usize) {
+            if self.eval(s, r as usize, post) {
                 hits.push(self.hit(s, r as usize, post));
             }
         }
@@ -163,34 +170,60 @@ impl RuleSet {
         hits
     }
 
+    /// Builds the post's token stream and tokens, once per post.
+    fn ensure_tokens(&self, s: &mut Scratch, post: &Post) {
+        if !s.tokens_ready {
+            text::normalise_bytes(&post.text, &mut s.stream, None);
+            tokens::tokenise(&s.stream, &mut s.toks);
+            s.tokens_ready = true;
+        }
+    }
+
+    /// Whether `atom` is true of the post, looking a lazy pattern up on first use.
+    fn atom_value(&self, s: &mut Scratch, post: &Post, atom: u32) -> bool {
+        if s.is_true(atom) {
+            return true;
+        }
+        let a = atom as usize;
+        let li = self.lazy_of[a];
+        if li == NOT_LAZY || s.lazy_stamp[a] == s.generation {
+            return false;
+        }
+        s.lazy_stamp[a] = s.generation;
+        self.ensure_tokens(s, post);
+        match self.lazy[li as usize].find(&s.stream, &s.toks) {
+            Some(span) => {
+                s.mark(atom, span);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn find_atoms(&self, s: &mut Scratch, post: &Post, enr: &Enrichment) {
         let scan_ac = self.text_ac.is_some() && !post.text.is_ascii();
         if !self.token_index.is_empty() || scan_ac {
-            text::normalise(&post.text, &mut s.stream, None);
+            self.ensure_tokens(s, post);
         }
-        if !self.token_index.is_empty() {
+        if !self.token_index.is_empty() || scan_ac {
+            // Borrowed out of the scratch while `mark` writes to it; put back below.
             let stream = std::mem::take(&mut s.stream);
-            let mut toks = std::mem::take(&mut s.toks);
-            let mut hashes = std::mem::take(&mut s.hashes);
-            self.token_index
-                .scan(&stream, &mut toks, &mut hashes, |atom, start, end| {
-                    s.mark(atom, [start, end])
-                });
-            s.stream = stream;
-            s.toks = toks;
-            s.hashes = hashes;
-        }
-        if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac) {
-            let stream = std::mem::take(&mut s.stream);
-            if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_str()) {
-                for m in iter {
-                    let (atom, lead, trail) = self.text_atoms[m.pattern().as_usize()];
-                    let start = (m.start() + lead as usize) as u32;
-                    let end = (m.end() - trail as usize) as u32;
-                    s.mark(atom, [start, end]);
+            let toks = std::mem::take(&mut s.toks);
+            self.token_index.scan(&stream, &toks, |atom, start, end| {
+                s.mark(atom, [start, end])
+            });
+            if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac) {
+                if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_slice()) {
+                    for m in iter {
+                        let (atom, lead, trail) = self.text_atoms[m.pattern().as_usize()];
+                        let start = (m.start() + lead as usize) as u32;
+                        let end = (m.end() - trail as usize) as u32;
+                        s.mark(atom, [start, end]);
+                    }
                 }
             }
             s.stream = stream;
+            s.toks = toks;
         }
         for (list, map) in [
             (&post.hashtags, &self.hashtags),
@@ -322,13 +355,13 @@ impl RuleSet {
         }
     }
 
-    fn eval(&self, s: &mut Scratch, rule: usize) -> bool {
+    fn eval(&self, s: &mut Scratch, rule: usize, post: &Post) -> bool {
         let (lo, hi) = self.rules[rule].prog;
         s.stack.clear();
         for inst in &self.insts[lo as usize..hi as usize] {
             match *inst {
                 Inst::Atom(a) => {
-                    let v = s.is_true(a);
+                    let v = self.atom_value(s, post, a);
                     s.stack.push(v);
                 }
                 Inst::Not => {
@@ -361,6 +394,15 @@ impl RuleSet {
             }
             let span = match &self.span_kinds[p.atom as usize] {
                 SpanKind::None => None,
+                SpanKind::Text if post.text.is_ascii() => {
+                    // Whole tokens of ASCII text: the n-th token of the stream is the n-th
+                    // run of token bytes of the text, so no mapped stream is needed.
+                    let [st, en] = s.atom_span[p.atom as usize];
+                    let spans = &s.toks.spans;
+                    let first = spans.partition_point(|t| t.0 < st);
+                    let last = spans.partition_point(|t| t.1 < en);
+                    text::ascii_token_span(post.text.as_bytes(), first, last)
+                }
                 SpanKind::Text => {
                     if !s.mapped_ready {
                         text::normalise(&post.text, &mut s.mapped, Some(&mut s.map));

@@ -77,6 +77,35 @@ pub(crate) fn is_spaceless(c: char) -> bool {
         )
 }
 
+/// Unicode's `Default_Ignorable_Code_Point`: invisible characters (zero-width space and
+/// joiners, variation selectors, bidi controls, soft hyphen, tag characters, Hangul fillers).
+/// They are dropped after NFKC, as NFKC_Casefold drops them, so `lock\u{200B}bit` is the token
+/// `lockbit` (an invisible character does not hide a keyword) and the variation selector of
+/// `⚠️LockBit` does not glue itself to the word after it.
+#[inline]
+pub(crate) fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
 /// True when `c` continues the normalisation chunk of the character before it (a combining
 /// character, or a Hangul vowel or final jamo that composes with a preceding syllable).
 #[inline]
@@ -93,15 +122,54 @@ fn continues_chunk(c: char) -> bool {
 /// NFKC is applied per chunk (a character and the combining characters after it), which equals
 /// whole-string NFKC except for a few exotic sequences and lets every output byte name the
 /// original characters it came from.
-pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<CharRange>>) {
+pub(crate) fn normalise(text: &str, out: &mut String, map: Option<&mut Vec<CharRange>>) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    normalise_bytes(text, &mut bytes, map);
+    // The stream is built from whole chars of valid UTF-8, so this never takes the lossy path.
+    *out = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+}
+
+/// [`normalise`] into a byte buffer, which the matcher scans without re-validating UTF-8.
+pub(crate) fn normalise_bytes(text: &str, out: &mut Vec<u8>, mut map: Option<&mut Vec<CharRange>>) {
     out.clear();
     if let Some(m) = map.as_deref_mut() {
         m.clear();
     }
     if text.is_ascii() {
-        normalise_ascii(text.as_bytes(), out, map);
+        match map {
+            None => {
+                out.push(b' ');
+                let in_token = ascii_tokens(text.as_bytes(), out, false);
+                if in_token {
+                    out.push(b' ');
+                }
+            }
+            Some(m) => normalise_ascii_mapped(text.as_bytes(), out, m),
+        }
         return;
     }
+    let mut args = Some((out, map));
+    let _ = CHAR_CACHE.try_with(|cache| {
+        if let (Ok(mut cache), Some((out, map))) = (cache.try_borrow_mut(), args.take()) {
+            normalise_mixed(text, out, map, &mut cache);
+        }
+    });
+    // Only while the thread is being torn down: without the cache.
+    if let Some((out, map)) = args {
+        normalise_mixed(text, out, map, &mut CharCache::default());
+    }
+}
+
+/// The non-ASCII case of [`normalise_bytes`].
+fn normalise_mixed(
+    text: &str,
+    out: &mut Vec<u8>,
+    map: Option<&mut Vec<CharRange>>,
+    cache: &mut CharCache,
+) {
     let mut st = Stream {
         out,
         map,
@@ -136,81 +204,205 @@ pub(crate) fn normalise(text: &str, out: &mut String, mut map: Option<&mut Vec<C
         ci += 1;
         let mut end_b = b + c.len_utf8();
         while let Some(n) = text[end_b..].chars().next() {
-            if !continues_chunk(n) {
+            if n.is_ascii() || !cache.get(n).continues {
                 break;
             }
             end_b += n.len_utf8();
             ci += 1;
         }
         let range = [start_ci, ci];
-        if end_b - b == 1 {
-            st.push(ASCII_TOKEN[c as usize] as char, range);
-        } else if end_b - b == c.len_utf8()
-            && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
-        {
-            for l in c.to_lowercase() {
-                st.push_checked(l, range);
+        if end_b - b == c.len_utf8() && !c.is_ascii() {
+            match cache.get(c).kind {
+                CharKind::Separator => st.separator(range),
+                CharKind::Ignorable => {}
+                CharKind::Token { lower, script } => st.push_token(lower, script, range),
+                CharKind::Complex => st.chunk(&text[b..end_b], range),
             }
         } else {
-            for n in text[b..end_b].nfkc() {
-                for l in n.to_lowercase() {
-                    st.push_checked(l, range);
-                }
-            }
+            st.chunk(&text[b..end_b], range);
         }
         b = end_b;
     }
     st.end(ci);
 }
 
-fn normalise_ascii(bytes: &[u8], out: &mut String, map: Option<&mut Vec<CharRange>>) {
-    // All-ASCII text is already NFKC and lower-cases byte for byte: one table lookup a byte.
-    out.reserve(bytes.len() + 2);
-    out.push(' ');
-    let mut in_token = false;
-    match map {
-        None => {
-            for &b in bytes {
-                let t = ASCII_TOKEN[b as usize];
-                if t != 0 {
-                    out.push(t as char);
-                    in_token = true;
-                } else if in_token {
-                    out.push(' ');
-                    in_token = false;
-                }
+/// What [`Stream::chunk`] makes of one non-ASCII character standing alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CharKind {
+    /// Its NFKC and lower-case form holds no token character: it ends a token.
+    Separator,
+    /// It vanishes (default ignorable).
+    Ignorable,
+    /// It is one token character after NFKC and lower-casing.
+    Token { lower: char, script: Option<Script> },
+    /// Anything else: take the general path.
+    Complex,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CharInfo {
+    c: char,
+    kind: CharKind,
+    /// Whether it joins the chunk of the character before it ([`continues_chunk`]).
+    continues: bool,
+}
+
+impl CharInfo {
+    fn of(c: char) -> CharInfo {
+        let mut forms = [' '; 4];
+        let mut n = 0;
+        let mut overflow = false;
+        for l in c.nfkc().flat_map(char::to_lowercase) {
+            match forms.get_mut(n) {
+                Some(f) => *f = l,
+                None => overflow = true,
             }
-            if in_token {
-                out.push(' ');
-            }
+            n += 1;
         }
-        Some(m) => {
-            m.push([0, 0]);
-            for (i, &b) in bytes.iter().enumerate() {
-                let i = i as u32;
-                let t = ASCII_TOKEN[b as usize];
-                if t != 0 {
-                    out.push(t as char);
-                    m.push([i, i + 1]);
-                    in_token = true;
-                } else if in_token {
-                    out.push(' ');
-                    m.push([i, i]);
-                    in_token = false;
-                }
+        let forms = &forms[..n.min(4)];
+        let kind = if overflow {
+            CharKind::Complex
+        } else if forms.iter().all(|&f| is_default_ignorable(f)) {
+            CharKind::Ignorable
+        } else if forms
+            .iter()
+            .all(|&f| is_default_ignorable(f) || !is_token_char(f))
+        {
+            CharKind::Separator
+        } else if let [f] = forms {
+            CharKind::Token {
+                lower: *f,
+                script: real_script(*f),
             }
-            if in_token {
-                out.push(' ');
-                let n = bytes.len() as u32;
-                m.push([n, n]);
+        } else {
+            CharKind::Complex
+        };
+        CharInfo {
+            c,
+            kind,
+            continues: continues_chunk(c),
+        }
+    }
+}
+
+/// A small direct-mapped cache of [`CharInfo`], one per thread: posts repeat the same few
+/// non-ASCII characters (quotes, dashes, emoji, the letters of a script), and the Unicode
+/// table lookups behind one character cost more than the rest of its handling.
+#[derive(Debug)]
+struct CharCache(Box<[Option<CharInfo>; 1024]>);
+
+impl Default for CharCache {
+    fn default() -> CharCache {
+        CharCache(Box::new([None; 1024]))
+    }
+}
+
+impl CharCache {
+    #[inline]
+    fn get(&mut self, c: char) -> CharInfo {
+        let slot = &mut self.0[(c as usize ^ (c as usize >> 10)) & 1023];
+        match slot {
+            Some(info) if info.c == c => *info,
+            _ => {
+                let info = CharInfo::of(c);
+                *slot = Some(info);
+                info
             }
         }
     }
 }
 
+thread_local! {
+    static CHAR_CACHE: std::cell::RefCell<CharCache> = std::cell::RefCell::new(CharCache::default());
+}
+
+/// ASCII bytes to their token byte (lower-cased), separators to a space.
+static ASCII_FOLD: [u8; 128] = {
+    let mut t = [b' '; 128];
+    let mut b = 0;
+    while b < 128 {
+        if ASCII_TOKEN[b] != 0 {
+            t[b] = ASCII_TOKEN[b];
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Appends the tokens of ASCII `bytes` to `out`, which is not empty and ends in a space unless
+/// `in_token` (then its last byte belongs to a token that `bytes` may continue). Returns
+/// whether the output ends inside a token.
+///
+/// Branch-free: every byte is written, and the write position advances unless the byte is a
+/// separator following another separator. Posts are short and mixed, so the branches of a
+/// byte-by-byte state machine mispredict often; this loop has none.
+fn ascii_tokens(bytes: &[u8], out: &mut Vec<u8>, in_token: bool) -> bool {
+    let len = out.len();
+    out.resize(len + bytes.len() + 1, b' ');
+    let buf = &mut out[len..];
+    let mut j = 0;
+    let mut prev = usize::from(in_token);
+    for &b in bytes {
+        let t = ASCII_FOLD[usize::from(b & 0x7f)];
+        let tok = usize::from(t != b' ');
+        buf[j] = t;
+        j += tok | prev;
+        prev = tok;
+    }
+    out.truncate(len + j);
+    prev == 1
+}
+
+fn normalise_ascii_mapped(bytes: &[u8], out: &mut Vec<u8>, m: &mut Vec<CharRange>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b' ');
+    m.push([0, 0]);
+    let mut in_token = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let i = i as u32;
+        let t = ASCII_TOKEN[b as usize];
+        if t != 0 {
+            out.push(t);
+            m.push([i, i + 1]);
+            in_token = true;
+        } else if in_token {
+            out.push(b' ');
+            m.push([i, i]);
+            in_token = false;
+        }
+    }
+    if in_token {
+        out.push(b' ');
+        let n = bytes.len() as u32;
+        m.push([n, n]);
+    }
+}
+
+/// The char span in ASCII `text` from the start of its token `first` to the end of its token
+/// `last` (counting from 0), as the stream's token spans number them.
+pub(crate) fn ascii_token_span(text: &[u8], first: usize, last: usize) -> Option<[usize; 2]> {
+    let mut k = 0;
+    let mut start = None;
+    let mut in_token = false;
+    for (i, &b) in text.iter().enumerate() {
+        let t = ASCII_TOKEN[usize::from(b & 0x7f)] != 0;
+        if t && !in_token && k == first {
+            start = Some(i);
+        }
+        if !t && in_token {
+            if k == last {
+                return Some([start?, i]);
+            }
+            k += 1;
+        }
+        in_token = t;
+    }
+    (in_token && k == last).then_some([start?, text.len()])
+}
+
 /// The writer behind [`normalise`] for text that is not all ASCII.
 struct Stream<'a> {
-    out: &'a mut String,
+    out: &'a mut Vec<u8>,
     map: Option<&'a mut Vec<CharRange>>,
     in_token: bool,
     /// The script of the last letter of the current token that had one.
@@ -220,9 +412,11 @@ struct Stream<'a> {
 impl Stream<'_> {
     #[inline]
     fn emit(&mut self, c: char, range: CharRange) {
-        self.out.push(c);
+        let mut buf = [0u8; 4];
+        let enc = c.encode_utf8(&mut buf).as_bytes();
+        self.out.extend_from_slice(enc);
         if let Some(m) = self.map.as_deref_mut() {
-            for _ in 0..c.len_utf8() {
+            for _ in 0..enc.len() {
                 m.push(range);
             }
         }
@@ -231,6 +425,33 @@ impl Stream<'_> {
     #[inline]
     fn space(&mut self, range: CharRange) {
         self.emit(' ', [range[0], range[0]]);
+    }
+
+    /// One normalisation chunk (a character and the combining characters after it), which
+    /// came from original chars `range`.
+    fn chunk(&mut self, chunk: &str, range: CharRange) {
+        let mut chars = chunk.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            for n in chunk.nfkc() {
+                for l in n.to_lowercase() {
+                    self.push_checked(l, range);
+                }
+            }
+            return;
+        };
+        if c.is_ascii() {
+            self.push(ASCII_TOKEN[c as usize] as char, range);
+        } else if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+            for l in c.to_lowercase() {
+                self.push_checked(l, range);
+            }
+        } else {
+            for n in c.nfkc() {
+                for l in n.to_lowercase() {
+                    self.push_checked(l, range);
+                }
+            }
+        }
     }
 
     /// A run of ASCII bytes starting at original char `ci`.
@@ -242,26 +463,41 @@ impl Stream<'_> {
             }
             return;
         }
-        self.out.reserve(run.len() + 1);
-        for &b in run {
+        // Digits and `_` continue the current token whatever its script; the first letter or
+        // separator settles the state, after which the run tokenises as plain ASCII does.
+        let mut k = 0;
+        while let Some(&b) = run.get(k) {
             let t = ASCII_TOKEN[b as usize];
-            if t == 0 {
-                if self.in_token {
-                    self.out.push(' ');
-                    self.in_token = false;
-                    self.script = None;
-                }
-                continue;
-            }
-            if t.is_ascii_alphabetic() {
-                if self.in_token && self.script.is_some_and(|s| s != Script::Latin) {
-                    self.out.push(' ');
-                }
-                self.script = Some(Script::Latin);
+            if t == 0 || t.is_ascii_alphabetic() {
+                break;
             }
             self.in_token = true;
-            self.out.push(t as char);
+            self.out.push(t);
+            k += 1;
         }
+        let Some(&first) = run.get(k) else {
+            return;
+        };
+        if ASCII_TOKEN[first as usize] != 0
+            && self.in_token
+            && self.script.is_some_and(|s| s != Script::Latin)
+        {
+            self.out.push(b' ');
+            self.in_token = false;
+        }
+        let mark = self.out.len();
+        self.in_token = ascii_tokens(&run[k..], self.out, self.in_token);
+        // The script of the current token: Latin if it has a letter written by this run.
+        self.script = if self.in_token {
+            let tail = &self.out[mark..];
+            let tok_start = tail.iter().rposition(|&b| b == b' ').map_or(0, |p| p + 1);
+            tail[tok_start..]
+                .iter()
+                .any(u8::is_ascii_alphabetic)
+                .then_some(Script::Latin)
+        } else {
+            None
+        };
     }
 
     /// An ASCII byte already classified: `'\0'` is a separator.
@@ -286,11 +522,19 @@ impl Stream<'_> {
 
     #[inline]
     fn push_checked(&mut self, c: char, range: CharRange) {
+        if is_default_ignorable(c) {
+            return;
+        }
         if !is_token_char(c) {
             self.separator(range);
             return;
         }
-        let s = real_script(c);
+        self.push_token(c, real_script(c), range);
+    }
+
+    /// A token character `c`, whose script is `s`.
+    #[inline]
+    fn push_token(&mut self, c: char, s: Option<Script>, range: CharRange) {
         if self.in_token {
             if let (Some(a), Some(b)) = (self.script, s) {
                 if a != b {
@@ -328,7 +572,7 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
         out.push_str(s);
         out.make_ascii_lowercase();
     } else {
-        for n in s.nfkc() {
+        for n in s.nfkc().filter(|&c| !is_default_ignorable(c)) {
             out.extend(n.to_lowercase());
         }
     }
@@ -403,6 +647,16 @@ mod tests {
     }
 
     #[test]
+    fn invisible_characters_neither_split_nor_join_to_words() {
+        assert_eq!(stream("Lock\u{200B}Bit"), " lockbit ");
+        assert_eq!(stream("⚠\u{FE0F}LockBit hit"), " lockbit hit ");
+        assert_eq!(stream("\u{202E}tibkcol\u{202C} x"), " tibkcol x ");
+        assert_eq!(stream("sc\u{00AD}hool"), " school ");
+        assert_eq!(stream("\u{200D}"), " ");
+        assert_eq!(fold("Lock\u{200D}Bit"), "lockbit");
+    }
+
+    #[test]
     fn map_points_back_to_original_chars() {
         let text = "x ﬁle é!";
         let mut out = String::new();
@@ -415,6 +669,85 @@ mod tests {
         let mut plain = String::new();
         normalise(text, &mut plain, None);
         assert_eq!(plain, out);
+    }
+
+    /// The slow path for every character: chunk by chunk through [`Stream::chunk`].
+    fn reference(text: &str) -> String {
+        let mut out = Vec::new();
+        let mut st = Stream {
+            out: &mut out,
+            map: None,
+            in_token: false,
+            script: None,
+        };
+        st.space([0, 0]);
+        let mut chars = text.char_indices().peekable();
+        while let Some((b, c)) = chars.next() {
+            let mut end = b + c.len_utf8();
+            while let Some(&(nb, n)) = chars.peek() {
+                if !continues_chunk(n) {
+                    break;
+                }
+                end = nb + n.len_utf8();
+                chars.next();
+            }
+            st.chunk(&text[b..end], [0, 0]);
+        }
+        st.end(0);
+        String::from_utf8(out).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// The ASCII fast paths (whole text and runs inside other text) and the mapped path
+        /// produce exactly what the character-by-character path does.
+        #[test]
+        fn fast_paths_agree_with_the_slow_path(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Zb", "1", "_", " ", ".", "x9", "д", "Д1", "攻", "ﬁ", "\u{301}", "Ｌ",
+                "🔥", "’", "—", "ß", "İ", "ǅ", "\u{200d}", "ア", "한", "\u{1161}", "é", "٣",
+                "ا", "\t", "-", "#", "@", "‗", "½", "\u{FE0F}", "\u{200B}", "⚠", "Ⅻ", "ǈ",
+            ]), 0..24)
+        ) {
+            let text: String = parts.concat();
+            let fast = stream(&text);
+            proptest::prop_assert_eq!(&fast, &reference(&text), "text {:?}", text);
+            let mut mapped = String::new();
+            let mut map = Vec::new();
+            normalise(&text, &mut mapped, Some(&mut map));
+            proptest::prop_assert_eq!(&fast, &mapped, "text {:?}", text);
+            proptest::prop_assert_eq!(mapped.len(), map.len());
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// Token spans of ASCII text found by counting runs equal those of the mapped stream.
+        #[test]
+        fn ascii_token_spans_agree_with_the_map(text in "[a-cA-C0-9_ .,!-]{0,40}") {
+            let mut mapped = String::new();
+            let mut map = Vec::new();
+            normalise(&text, &mut mapped, Some(&mut map));
+            let toks: Vec<(usize, usize)> = mapped
+                .match_indices(|c: char| c != ' ')
+                .fold(Vec::new(), |mut v: Vec<(usize, usize)>, (i, _)| {
+                    match v.last_mut() {
+                        Some(l) if l.1 == i => l.1 = i + 1,
+                        _ => v.push((i, i + 1)),
+                    }
+                    v
+                });
+            for first in 0..toks.len() {
+                for last in first..toks.len() {
+                    let want = [map[toks[first].0][0] as usize, map[toks[last].1 - 1][1] as usize];
+                    proptest::prop_assert_eq!(
+                        ascii_token_span(text.as_bytes(), first, last),
+                        Some(want)
+                    );
+                }
+            }
+            proptest::prop_assert_eq!(ascii_token_span(text.as_bytes(), toks.len(), toks.len()), None);
+        }
     }
 
     #[test]

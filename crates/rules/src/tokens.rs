@@ -22,9 +22,11 @@ struct Entry {
 /// Index of whole-token patterns.
 #[derive(Debug, Default)]
 pub(crate) struct TokenIndex {
-    /// Bloom-style filter over the keys: one bit per key.
+    /// Bloom filter over the keys: two bits per key (one from the top bits of the key, one
+    /// from the bottom), about 1 % false positives at 16 bits a key.
     bits: Vec<u64>,
     shift: u32,
+    mask: u64,
     map: FxHashMap<u64, (u32, u32)>,
     entries: Vec<Entry>,
 }
@@ -48,16 +50,144 @@ pub(crate) fn hash_token(t: &[u8]) -> u64 {
         h = (h.rotate_left(5) ^ u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59))
             .wrapping_mul(K);
     }
-    // Finalise so that the top bits (used by the filter) depend on every input bit.
-    h ^= h >> 29;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^ (h >> 32)
+    finish(h)
 }
 
 #[inline]
 fn pair(a: u64, b: u64) -> u64 {
     let h = (a.rotate_left(17) ^ b).wrapping_mul(K);
     h ^ (h >> 31)
+}
+
+/// The tokens of one normalised stream: byte spans and hashes, computed once per post and
+/// shared by the index scan and the lazy patterns.
+#[derive(Debug, Default)]
+pub(crate) struct Tokens {
+    pub(crate) spans: Vec<(u32, u32)>,
+    pub(crate) hashes: Vec<u64>,
+}
+
+/// Splits `stream` (`" tok tok ... tok "`) into `toks`.
+///
+/// Finds the spaces eight bytes at a time (a word compare, then one step per space found):
+/// tokens are a few bytes long, too short for a byte search to pay its setup per token.
+pub(crate) fn tokenise(stream: &[u8], toks: &mut Tokens) {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    toks.spans.clear();
+    toks.hashes.clear();
+    let mut prev: Option<usize> = None;
+    let mut at_space = |sp: usize, toks: &mut Tokens| {
+        if let Some(p) = prev {
+            if sp > p + 1 {
+                toks.spans.push(((p + 1) as u32, sp as u32));
+                toks.hashes.push(hash_in(stream, p + 1, sp));
+            }
+        }
+        prev = Some(sp);
+    };
+    let mut words = stream.chunks_exact(8);
+    let mut base = 0;
+    for w in &mut words {
+        let mut arr = [0u8; 8];
+        arr.copy_from_slice(w);
+        let x = u64::from_le_bytes(arr) ^ SPACES;
+        // The high bit of each byte of `m` is set exactly where `x` has a zero byte.
+        let mut m = !((((x & LOW7) + LOW7) | x) | LOW7);
+        while m != 0 {
+            at_space(base + (m.trailing_zeros() / 8) as usize, toks);
+            m &= m - 1;
+        }
+        base += 8;
+    }
+    for (k, &b) in words.remainder().iter().enumerate() {
+        if b == b' ' {
+            at_space(base + k, toks);
+        }
+    }
+}
+
+/// [`hash_token`] of `stream[start..end]`, reading whole words where the stream extends past
+/// the token (as it does: a space follows every token) instead of copying the tail.
+#[inline]
+pub(crate) fn hash_in(stream: &[u8], start: usize, end: usize) -> u64 {
+    let mut h: u64 = 0;
+    let mut i = start;
+    while i + 8 <= end {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&stream[i..i + 8]);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        i += 8;
+    }
+    let rest = end - i;
+    if rest > 0 {
+        let word = match stream.get(i..i + 8) {
+            Some(b) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(b);
+                u64::from_le_bytes(w) & ((1u64 << (8 * rest)) - 1)
+            }
+            None => {
+                let mut w = [0u8; 8];
+                w[..rest].copy_from_slice(&stream[i..end]);
+                u64::from_le_bytes(w)
+            }
+        };
+        h = (h.rotate_left(5) ^ word ^ ((rest as u64) << 59)).wrapping_mul(K);
+    }
+    finish(h)
+}
+
+#[inline]
+fn finish(mut h: u64) -> u64 {
+    // So that the top bits (used by the filter) depend on every input bit.
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// A keyword or phrase looked up only when a rule that needs it is evaluated: atoms that
+/// trigger no rule (the `the` in `lockbit (the OR county)`) stay out of the index, so the
+/// tokens every post is full of do not cost a lookup each.
+#[derive(Debug, Clone)]
+pub(crate) struct LazyPattern {
+    first: u64,
+    /// Hash of the second token, for phrases.
+    second: Option<u64>,
+    tokens: u32,
+    text: Box<str>,
+}
+
+impl LazyPattern {
+    /// `tokens` is non-empty and no token contains a space.
+    pub(crate) fn new(tokens: &[String]) -> LazyPattern {
+        LazyPattern {
+            first: tokens.first().map_or(0, |t| hash_token(t.as_bytes())),
+            second: tokens.get(1).map(|t| hash_token(t.as_bytes())),
+            tokens: tokens.len() as u32,
+            text: tokens.join(" ").into(),
+        }
+    }
+
+    /// Heap bytes, approximately.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<LazyPattern>() + self.text.len()
+    }
+
+    /// The stream byte span of the first occurrence.
+    pub(crate) fn find(&self, stream: &[u8], toks: &Tokens) -> Option<[u32; 2]> {
+        let n = self.tokens as usize;
+        let h = &toks.hashes;
+        (0..h.len()).find_map(|i| {
+            if h[i] != self.first || self.second.is_some_and(|s| h.get(i + 1) != Some(&s)) {
+                return None;
+            }
+            let start = toks.spans[i].0;
+            let end = toks.spans.get(i + n - 1)?.1;
+            (stream.get(start as usize..end as usize) == Some(self.text.as_bytes()))
+                .then_some([start, end])
+        })
+    }
 }
 
 impl TokenIndex {
@@ -91,6 +221,7 @@ impl TokenIndex {
         let mut ix = TokenIndex {
             bits: vec![0; want / 64],
             shift: 64 - log,
+            mask: (1u64 << log) - 1,
             map: FxHashMap::default(),
             entries: Vec::with_capacity(keyed.len()),
         };
@@ -104,8 +235,9 @@ impl TokenIndex {
                 i += 1;
             }
             ix.map.insert(key, (start, ix.entries.len() as u32));
-            let bit = (key >> ix.shift) as usize;
-            ix.bits[bit / 64] |= 1 << (bit % 64);
+            for bit in ix.bit_positions(key) {
+                ix.bits[bit / 64] |= 1 << (bit % 64);
+            }
         }
         ix
     }
@@ -115,43 +247,33 @@ impl TokenIndex {
     }
 
     #[inline]
+    fn bit_positions(&self, key: u64) -> [usize; 2] {
+        [(key >> self.shift) as usize, (key & self.mask) as usize]
+    }
+
+    #[inline]
     fn maybe(&self, key: u64) -> bool {
-        let bit = (key >> self.shift) as usize;
-        self.bits[bit / 64] & (1 << (bit % 64)) != 0
+        self.bit_positions(key)
+            .iter()
+            .all(|&bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     /// Calls `hit(atom, start, end)` (stream byte offsets) for every pattern in `stream`, a
-    /// normalised token stream. `toks` and `hashes` are scratch buffers.
-    pub(crate) fn scan(
-        &self,
-        stream: &str,
-        toks: &mut Vec<(u32, u32)>,
-        hashes: &mut Vec<u64>,
-        mut hit: impl FnMut(u32, u32, u32),
-    ) {
-        let b = stream.as_bytes();
-        toks.clear();
-        hashes.clear();
-        // The stream is " tok tok ... tok ": tokens lie between consecutive spaces.
-        let mut prev = None;
-        for sp in memchr::memchr_iter(b' ', b) {
-            if let Some(p) = prev {
-                if sp > p + 1 {
-                    toks.push(((p + 1) as u32, sp as u32));
-                    hashes.push(hash_token(&b[p + 1..sp]));
-                }
-            }
-            prev = Some(sp);
+    /// normalised token stream already split by [`tokenise`].
+    pub(crate) fn scan(&self, stream: &[u8], toks: &Tokens, mut hit: impl FnMut(u32, u32, u32)) {
+        if self.entries.is_empty() {
+            return;
         }
-        for i in 0..toks.len() {
+        let hashes = &toks.hashes;
+        for i in 0..hashes.len() {
             let h = hashes[i];
             if self.maybe(h) {
-                self.check(stream, toks, i, h, &mut hit);
+                self.check(stream, &toks.spans, i, h, &mut hit);
             }
             if let Some(&h1) = hashes.get(i + 1) {
                 let k = pair(h, h1);
                 if self.maybe(k) {
-                    self.check(stream, toks, i, k, &mut hit);
+                    self.check(stream, &toks.spans, i, k, &mut hit);
                 }
             }
         }
@@ -159,7 +281,7 @@ impl TokenIndex {
 
     fn check(
         &self,
-        stream: &str,
+        stream: &[u8],
         toks: &[(u32, u32)],
         i: usize,
         key: u64,
@@ -173,7 +295,7 @@ impl TokenIndex {
                 continue;
             };
             let start = toks[i].0;
-            if stream.get(start as usize..end as usize) == Some(&*e.text) {
+            if stream.get(start as usize..end as usize) == Some(e.text.as_bytes()) {
                 hit(e.atom, start, end);
             }
         }
@@ -207,12 +329,49 @@ mod tests {
         let ix = TokenIndex::new(&refs);
         let mut found = Vec::new();
         let stream = " lockbit hit the school district a b c a b ";
-        ix.scan(stream, &mut Vec::new(), &mut Vec::new(), |a, s, e| {
+        let mut toks = Tokens::default();
+        tokenise(stream.as_bytes(), &mut toks);
+        ix.scan(stream.as_bytes(), &toks, |a, s, e| {
             found.push((a, &stream[s as usize..e as usize]))
         });
         assert_eq!(
             found,
             [(0, "lockbit"), (1, "school district"), (3, "a b c")]
         );
+    }
+
+    proptest::proptest! {
+        /// Tokens found word-wise are those a plain split finds, with the hashes of their
+        /// bytes.
+        #[test]
+        fn tokenise_agrees_with_split(words in proptest::collection::vec("[a-zé0-9]{1,20}", 0..12), gaps in proptest::collection::vec(1usize..3, 12)) {
+            let mut stream = String::from(" ");
+            for (w, g) in words.iter().zip(&gaps) {
+                stream.push_str(w);
+                stream.push_str(&" ".repeat(*g));
+            }
+            let mut toks = Tokens::default();
+            tokenise(stream.as_bytes(), &mut toks);
+            let got: Vec<&str> = toks.spans.iter().map(|&(a, b)| &stream[a as usize..b as usize]).collect();
+            let want: Vec<&str> = stream.split(' ').filter(|t| !t.is_empty()).collect();
+            proptest::prop_assert_eq!(&got, &want);
+            let hashes: Vec<u64> = want.iter().map(|t| hash_token(t.as_bytes())).collect();
+            proptest::prop_assert_eq!(&toks.hashes, &hashes);
+        }
+    }
+
+    #[test]
+    fn lazy_patterns_find_their_first_whole_token_occurrence() {
+        let t = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        let stream = " the school district school district the end ";
+        let mut toks = Tokens::default();
+        tokenise(stream.as_bytes(), &mut toks);
+        let at = |p: &str| LazyPattern::new(&t(p)).find(stream.as_bytes(), &toks);
+        assert_eq!(at("school district"), Some([5, 20]));
+        assert_eq!(at("the"), Some([1, 4]));
+        assert_eq!(at("end"), Some([41, 44]));
+        assert_eq!(at("district the end"), Some([28, 44]));
+        assert_eq!(at("schoo"), None);
+        assert_eq!(at("the end end"), None);
     }
 }

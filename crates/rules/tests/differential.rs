@@ -80,8 +80,37 @@ fn render(t: &T) -> String {
     }
 }
 
+/// Unicode's Default_Ignorable_Code_Point list, which matching drops after NFKC.
+fn ignorable(c: char) -> bool {
+    let c = c as u32;
+    [
+        (0xAD, 0xAD),
+        (0x34F, 0x34F),
+        (0x61C, 0x61C),
+        (0x115F, 0x1160),
+        (0x17B4, 0x17B5),
+        (0x180B, 0x180F),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x206F),
+        (0x3164, 0x3164),
+        (0xFE00, 0xFE0F),
+        (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0),
+        (0xFFF0, 0xFFF8),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0000, 0xE0FFF),
+    ]
+    .iter()
+    .any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
 fn fold(s: &str) -> String {
-    s.nfkc().collect::<String>().to_lowercase()
+    s.nfkc()
+        .filter(|&c| !ignorable(c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn script(c: char) -> Option<Script> {
@@ -229,7 +258,21 @@ fn spelled(w: &str, style: u8) -> String {
 }
 
 const SEPS: &[&str] = &[
-    " ", " ", " ", "-", ", ", "  ", "!", "\n", " #", "", "—", "[.]", " 🔥 ",
+    " ",
+    " ",
+    " ",
+    "-",
+    ", ",
+    "  ",
+    "!",
+    "\n",
+    " #",
+    "",
+    "—",
+    "[.]",
+    " 🔥 ",
+    "\u{200B}",
+    " ⚠\u{FE0F}",
 ];
 
 #[derive(Debug, Clone)]
