@@ -173,8 +173,12 @@ impl RuleSet {
     /// Builds the post's token stream and tokens, once per post.
     fn ensure_tokens(&self, s: &mut Scratch, post: &Post) {
         if !s.tokens_ready {
-            text::normalise_bytes(&post.text, &mut s.stream, None);
-            tokens::tokenise(&s.stream, &mut s.toks);
+            if post.text.is_ascii() {
+                tokens::tokenise_ascii(post.text.as_bytes(), &mut s.toks);
+            } else {
+                text::normalise_bytes(&post.text, &mut s.stream, None);
+                tokens::tokenise(&s.stream, &mut s.toks);
+            }
             s.tokens_ready = true;
         }
     }
@@ -191,7 +195,12 @@ impl RuleSet {
         }
         s.lazy_stamp[a] = s.generation;
         self.ensure_tokens(s, post);
-        match self.lazy[li as usize].find(&s.stream, &s.toks) {
+        let src = if s.toks.in_text {
+            post.text.as_bytes()
+        } else {
+            &s.stream
+        };
+        match self.lazy[li as usize].find(src, &s.toks) {
             Some(span) => {
                 s.mark(atom, span);
                 true
@@ -209,9 +218,13 @@ impl RuleSet {
             // Borrowed out of the scratch while `mark` writes to it; put back below.
             let stream = std::mem::take(&mut s.stream);
             let toks = std::mem::take(&mut s.toks);
-            self.token_index.scan(&stream, &toks, |atom, start, end| {
-                s.mark(atom, [start, end])
-            });
+            let src = if toks.in_text {
+                post.text.as_bytes()
+            } else {
+                &stream
+            };
+            self.token_index
+                .scan(src, &toks, |atom, start, end| s.mark(atom, [start, end]));
             if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac) {
                 if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_slice()) {
                     for m in iter {
@@ -394,14 +407,10 @@ impl RuleSet {
             }
             let span = match &self.span_kinds[p.atom as usize] {
                 SpanKind::None => None,
-                SpanKind::Text if post.text.is_ascii() => {
-                    // Whole tokens of ASCII text: the n-th token of the stream is the n-th
-                    // run of token bytes of the text, so no mapped stream is needed.
+                // Tokens of ASCII text have char spans already (see `Tokens`).
+                SpanKind::Text if s.toks.in_text => {
                     let [st, en] = s.atom_span[p.atom as usize];
-                    let spans = &s.toks.spans;
-                    let first = spans.partition_point(|t| t.0 < st);
-                    let last = spans.partition_point(|t| t.1 < en);
-                    text::ascii_token_span(post.text.as_bytes(), first, last)
+                    Some([st as usize, en as usize])
                 }
                 SpanKind::Text => {
                     if !s.mapped_ready {

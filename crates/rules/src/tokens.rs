@@ -61,10 +61,40 @@ fn pair(a: u64, b: u64) -> u64 {
 
 /// The tokens of one normalised stream: byte spans and hashes, computed once per post and
 /// shared by the index scan and the lazy patterns.
+///
+/// The spans are in one of two sources: the normalised stream, or (`in_text`) the post's own
+/// text when it is all ASCII. ASCII text needs no stream: its tokens are its runs of letters,
+/// digits and `_`, compared ASCII-case-insensitively, and their spans are already char spans.
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
     pub(crate) spans: Vec<(u32, u32)>,
     pub(crate) hashes: Vec<u64>,
+    pub(crate) in_text: bool,
+}
+
+impl Tokens {
+    /// The span of tokens `i..i + n` of `src` when they spell `text` (normalised tokens
+    /// joined by single spaces).
+    #[inline]
+    pub(crate) fn spell(&self, src: &[u8], i: usize, n: usize, text: &str) -> Option<[u32; 2]> {
+        let end = self.spans.get((i + n).checked_sub(1)?)?.1;
+        let start = self.spans.get(i)?.0;
+        if !self.in_text {
+            return (src.get(start as usize..end as usize) == Some(text.as_bytes()))
+                .then_some([start, end]);
+        }
+        let mut words = text.split(' ');
+        for &(a, b) in &self.spans[i..i + n] {
+            let w = words.next()?;
+            if !src
+                .get(a as usize..b as usize)?
+                .eq_ignore_ascii_case(w.as_bytes())
+            {
+                return None;
+            }
+        }
+        words.next().is_none().then_some([start, end])
+    }
 }
 
 /// Splits `stream` (`" tok tok ... tok "`) into `toks`.
@@ -76,6 +106,7 @@ pub(crate) fn tokenise(stream: &[u8], toks: &mut Tokens) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     toks.spans.clear();
     toks.hashes.clear();
+    toks.in_text = false;
     let mut prev: Option<usize> = None;
     let mut at_space = |sp: usize, toks: &mut Tokens| {
         if let Some(p) = prev {
@@ -105,6 +136,87 @@ pub(crate) fn tokenise(stream: &[u8], toks: &mut Tokens) {
             at_space(base + k, toks);
         }
     }
+}
+
+/// Splits all-ASCII `text` into its tokens (runs of letters, digits and `_`), hashed as their
+/// lower-cased bytes: the same tokens and hashes as [`tokenise`] of its stream, with spans in
+/// `text`.
+///
+/// A bit mask of token bytes, 64 at a time, gives every token's start and end by bit
+/// arithmetic, so the loop has no branch per byte to mispredict.
+pub(crate) fn tokenise_ascii(text: &[u8], toks: &mut Tokens) {
+    toks.spans.clear();
+    toks.hashes.clear();
+    toks.in_text = true;
+    let mut carry = 0u64;
+    let mut start = 0usize;
+    for (bi, block) in text.chunks(64).enumerate() {
+        let base = bi * 64;
+        let mut m = 0u64;
+        for (k, &b) in block.iter().enumerate() {
+            m |= u64::from(crate::text::ASCII_TOKEN[usize::from(b & 0x7f)] != 0) << k;
+        }
+        let prev = (m << 1) | carry;
+        // Bit k of `edges` is set where byte k starts a token or is the first byte after one.
+        // Past a short last block `m` is zero, so its only edge there is the end of a token
+        // at the text's end.
+        let mut edges = (m & !prev) | (!m & prev);
+        while edges != 0 {
+            let k = edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            if m & (1u64 << k) != 0 {
+                start = base + k;
+            } else {
+                toks.spans.push((start as u32, (base + k) as u32));
+                toks.hashes.push(hash_lower(text, start, base + k));
+            }
+        }
+        carry = m >> 63;
+    }
+    if carry == 1 && text.len() % 64 == 0 {
+        toks.spans.push((start as u32, text.len() as u32));
+        toks.hashes.push(hash_lower(text, start, text.len()));
+    }
+}
+
+/// ASCII upper-case letters of `w` lower-cased, eight bytes at once (`w` has no byte ≥ 0x80).
+#[inline]
+fn lower_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let ge_a = w + ONES * (0x80 - u64::from(b'A'));
+    let gt_z = w + ONES * (0x80 - u64::from(b'Z') - 1);
+    let upper = ge_a & !gt_z & (ONES * 0x80);
+    w | (upper >> 2)
+}
+
+/// [`hash_token`] of the lower-cased ASCII bytes `text[start..end]`.
+#[inline]
+fn hash_lower(text: &[u8], start: usize, end: usize) -> u64 {
+    let mut h: u64 = 0;
+    let mut i = start;
+    while i + 8 <= end {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&text[i..i + 8]);
+        h = (h.rotate_left(5) ^ lower_word(u64::from_le_bytes(w))).wrapping_mul(K);
+        i += 8;
+    }
+    let rest = end - i;
+    if rest > 0 {
+        let word = match text.get(i..i + 8) {
+            Some(b) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(b);
+                u64::from_le_bytes(w) & ((1u64 << (8 * rest)) - 1)
+            }
+            None => {
+                let mut w = [0u8; 8];
+                w[..rest].copy_from_slice(&text[i..end]);
+                u64::from_le_bytes(w)
+            }
+        };
+        h = (h.rotate_left(5) ^ lower_word(word) ^ ((rest as u64) << 59)).wrapping_mul(K);
+    }
+    finish(h)
 }
 
 /// [`hash_token`] of `stream[start..end]`, reading whole words where the stream extends past
@@ -174,18 +286,14 @@ impl LazyPattern {
         std::mem::size_of::<LazyPattern>() + self.text.len()
     }
 
-    /// The stream byte span of the first occurrence.
-    pub(crate) fn find(&self, stream: &[u8], toks: &Tokens) -> Option<[u32; 2]> {
-        let n = self.tokens as usize;
+    /// The span of the first occurrence in `src` (see [`Tokens`]).
+    pub(crate) fn find(&self, src: &[u8], toks: &Tokens) -> Option<[u32; 2]> {
         let h = &toks.hashes;
         (0..h.len()).find_map(|i| {
             if h[i] != self.first || self.second.is_some_and(|s| h.get(i + 1) != Some(&s)) {
                 return None;
             }
-            let start = toks.spans[i].0;
-            let end = toks.spans.get(i + n - 1)?.1;
-            (stream.get(start as usize..end as usize) == Some(self.text.as_bytes()))
-                .then_some([start, end])
+            toks.spell(src, i, self.tokens as usize, &self.text)
         })
     }
 }
@@ -258,9 +366,9 @@ impl TokenIndex {
             .all(|&bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
-    /// Calls `hit(atom, start, end)` (stream byte offsets) for every pattern in `stream`, a
-    /// normalised token stream already split by [`tokenise`].
-    pub(crate) fn scan(&self, stream: &[u8], toks: &Tokens, mut hit: impl FnMut(u32, u32, u32)) {
+    /// Calls `hit(atom, start, end)` (byte offsets in `src`) for every pattern in `src`, a
+    /// normalised stream split by [`tokenise`] or ASCII text split by [`tokenise_ascii`].
+    pub(crate) fn scan(&self, src: &[u8], toks: &Tokens, mut hit: impl FnMut(u32, u32, u32)) {
         if self.entries.is_empty() {
             return;
         }
@@ -268,12 +376,12 @@ impl TokenIndex {
         for i in 0..hashes.len() {
             let h = hashes[i];
             if self.maybe(h) {
-                self.check(stream, &toks.spans, i, h, &mut hit);
+                self.check(src, toks, i, h, &mut hit);
             }
             if let Some(&h1) = hashes.get(i + 1) {
                 let k = pair(h, h1);
                 if self.maybe(k) {
-                    self.check(stream, &toks.spans, i, k, &mut hit);
+                    self.check(src, toks, i, k, &mut hit);
                 }
             }
         }
@@ -281,8 +389,8 @@ impl TokenIndex {
 
     fn check(
         &self,
-        stream: &[u8],
-        toks: &[(u32, u32)],
+        src: &[u8],
+        toks: &Tokens,
         i: usize,
         key: u64,
         hit: &mut impl FnMut(u32, u32, u32),
@@ -291,11 +399,7 @@ impl TokenIndex {
             return;
         };
         for e in &self.entries[lo as usize..hi as usize] {
-            let Some(&(_, end)) = toks.get(i + e.tokens as usize - 1) else {
-                continue;
-            };
-            let start = toks[i].0;
-            if stream.get(start as usize..end as usize) == Some(e.text.as_bytes()) {
+            if let Some([start, end]) = toks.spell(src, i, e.tokens as usize, &e.text) {
                 hit(e.atom, start, end);
             }
         }
@@ -357,6 +461,29 @@ mod tests {
             proptest::prop_assert_eq!(&got, &want);
             let hashes: Vec<u64> = want.iter().map(|t| hash_token(t.as_bytes())).collect();
             proptest::prop_assert_eq!(&toks.hashes, &hashes);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// ASCII text split in place gives the tokens and hashes of its normalised stream,
+        /// across 64-byte blocks and at both ends.
+        #[test]
+        fn ascii_text_splits_like_its_stream(text in "[a-cA-C0-9_ .,!-]{0,200}") {
+            let mut stream = String::new();
+            crate::text::normalise(&text, &mut stream, None);
+            let mut want = Tokens::default();
+            tokenise(stream.as_bytes(), &mut want);
+            let mut got = Tokens::default();
+            tokenise_ascii(text.as_bytes(), &mut got);
+            let words = |t: &Tokens, src: &str| -> Vec<String> {
+                t.spans.iter().map(|&(a, b)| src[a as usize..b as usize].to_ascii_lowercase()).collect()
+            };
+            proptest::prop_assert_eq!(words(&got, &text), words(&want, &stream));
+            proptest::prop_assert_eq!(&got.hashes, &want.hashes);
+            for (&(a, b), w) in got.spans.iter().zip(words(&got, &text)) {
+                proptest::prop_assert!(text.as_bytes()[a as usize..b as usize].eq_ignore_ascii_case(w.as_bytes()));
+            }
         }
     }
 
