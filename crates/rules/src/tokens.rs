@@ -173,7 +173,7 @@ pub(crate) fn tokenise_ascii(text: &[u8], toks: &mut Tokens) {
         }
         carry = m >> 63;
     }
-    if carry == 1 && text.len() % 64 == 0 {
+    if carry == 1 && text.len().is_multiple_of(64) {
         toks.spans.push((start as u32, text.len() as u32));
         toks.hashes.push(hash_lower(text, start, text.len()));
     }
