@@ -173,8 +173,8 @@ impl RuleSet {
     /// Builds the post's token stream and tokens, once per post.
     fn ensure_tokens(&self, s: &mut Scratch, post: &Post) {
         if !s.tokens_ready {
-            if post.text.is_ascii() {
-                tokens::tokenise_ascii(post.text.as_bytes(), &mut s.toks);
+            if post.text.is_ascii() || text::separators_only(&post.text) {
+                tokens::tokenise_in_place(post.text.as_bytes(), &mut s.toks);
             } else {
                 text::normalise_bytes(&post.text, &mut s.stream, None);
                 tokens::tokenise(&s.stream, &mut s.toks);
@@ -225,7 +225,8 @@ impl RuleSet {
             };
             self.token_index
                 .scan(src, &toks, |atom, start, end| s.mark(atom, [start, end]));
-            if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac) {
+            // Text split in place has no letter of a script written without spaces.
+            if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac && !toks.in_text) {
                 if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_slice()) {
                     for m in iter {
                         let (atom, lead, trail) = self.text_atoms[m.pattern().as_usize()];
@@ -407,10 +408,14 @@ impl RuleSet {
             }
             let span = match &self.span_kinds[p.atom as usize] {
                 SpanKind::None => None,
-                // Tokens of ASCII text have char spans already (see `Tokens`).
+                // Tokens split in place have byte spans in the text (see `Tokens`).
                 SpanKind::Text if s.toks.in_text => {
                     let [st, en] = s.atom_span[p.atom as usize];
-                    Some([st as usize, en as usize])
+                    Some(if post.text.is_ascii() {
+                        [st as usize, en as usize]
+                    } else {
+                        char_span(&post.text, st as usize, en as usize)
+                    })
                 }
                 SpanKind::Text => {
                     if !s.mapped_ready {

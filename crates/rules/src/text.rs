@@ -223,6 +223,47 @@ fn normalise_mixed(
     st.end(ci);
 }
 
+/// Whether every character of `text` that is not ASCII is a separator, on its own or with
+/// the invisible characters that follow it (`—`, `’`, emoji, `⚠️`): then the tokens of
+/// `text` are exactly its runs of ASCII letters, digits and `_`, and it can be split in place
+/// (see `tokens::tokenise_in_place`) with no stream built. Most posts that are not ASCII are
+/// English with a dash, a curly quote or an emoji.
+pub(crate) fn separators_only(text: &str) -> bool {
+    CHAR_CACHE
+        .try_with(|cache| {
+            cache
+                .try_borrow_mut()
+                .is_ok_and(|mut cache| separators_only_with(text, &mut cache))
+        })
+        .unwrap_or(false)
+}
+
+fn separators_only_with(text: &str, cache: &mut CharCache) -> bool {
+    let bytes = text.as_bytes();
+    let mut b = 0;
+    loop {
+        b += ascii_prefix_len(&bytes[b..]);
+        let Some(c) = text.get(b..).and_then(|t| t.chars().next()) else {
+            return true;
+        };
+        let info = cache.get(c);
+        if info.kind != CharKind::Separator || info.continues {
+            return false;
+        }
+        b += c.len_utf8();
+        // Invisible characters attached to it vanish (see `is_default_ignorable`).
+        while let Some(n) = text.get(b..).and_then(|t| t.chars().next()) {
+            if n.is_ascii() || !cache.get(n).continues {
+                break;
+            }
+            if cache.get(n).kind != CharKind::Ignorable {
+                return false;
+            }
+            b += n.len_utf8();
+        }
+    }
+}
+
 /// How many bytes at the start of `bytes` are ASCII, eight at a time.
 fn ascii_prefix_len(bytes: &[u8]) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -646,6 +687,23 @@ mod tests {
         assert_eq!(stream("cafe\u{301} ﬁle"), " café file ");
         assert_eq!(stream("ПРИВЕТ мир"), " привет мир ");
         assert_eq!(stream("abcд"), " abc д ");
+    }
+
+    #[test]
+    fn separators_only_spots_text_that_splits_in_place() {
+        assert!(separators_only("LockBit — the county’s portal 🔥⚠\u{FE0F}"));
+        assert!(separators_only("plain"));
+        assert!(
+            !separators_only("lock\u{200B}bit"),
+            "an invisible char joins words"
+        );
+        assert!(
+            !separators_only("cafe\u{301}"),
+            "a mark joins the letter before it"
+        );
+        assert!(!separators_only("café"));
+        assert!(!separators_only("x ½"), "NFKC makes digits of it");
+        assert!(!separators_only("—\u{301}"));
     }
 
     #[test]
