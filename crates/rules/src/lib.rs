@@ -93,6 +93,12 @@
 //!   ASCII skips both (it is already NFKC, and lower-cases byte for byte). NFKC is applied per
 //!   chunk of a character plus the combining characters after it, which equals whole-text NFKC
 //!   except for a few exotic sequences, and lets every span point at the original characters.
+//! - Invisible characters (Unicode `Default_Ignorable_Code_Point`: zero-width space and
+//!   joiners, variation selectors, bidi controls, soft hyphen, tag characters) are dropped
+//!   after NFKC, as NFKC_Casefold drops them: `lock\u{200B}bit` is the token `lockbit`, and
+//!   the variation selector of `⚠️LockBit` (a mark) does not glue itself to `lockbit`.
+//!   DESIGN.md counts every mark as a token character; this is the one exception, because
+//!   otherwise an invisible character hides a keyword from every rule.
 //! - A token is a run of letters (Rust `Alphabetic`), marks, digits (Rust `Numeric`) and `_`.
 //!   A token also ends where a letter of one script follows a letter of another script
 //!   (`LockBitによる攻撃` holds `lockbit`); digits, `_`, marks and Common/Inherited characters
@@ -130,6 +136,15 @@
 //! the cheapest child; for an OR, all children). Rules that have no such set (a negation only)
 //! are evaluated for every post. Scratch buffers live in a thread-local [`Scratch`], or one the
 //! caller passes to [`RuleSet::matches_with`].
+//!
+//! Keywords and phrases that trigger a rule sit in a token index: every token of the post is
+//! hashed once and probed in a two-bit filter small enough to stay in cache, and only the rare
+//! candidates reach a hash map and a compare. Those that trigger nothing (the `the` of
+//! `lockbit (the OR county)`) are looked up only while a rule that uses them is evaluated.
+//! Text that is ASCII, or ASCII but for separators (dashes, curly quotes, emoji), is split in
+//! place with word-at-a-time bit tricks and no normalised copy; other text is normalised
+//! chunk by chunk, with a per-thread cache of what each non-ASCII character is. Every fast
+//! path has a property test against the plain one.
 
 mod compile;
 mod matcher;
