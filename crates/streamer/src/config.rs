@@ -105,7 +105,21 @@ pub enum Secret {
 }
 
 impl Secret {
-    fn from_pair(env: Option<String>, file: Option<PathBuf>) -> Option<Secret> {
+    /// The secret `KEY_env` or `KEY_file` names; both at once is a problem (which one would
+    /// win is not obvious to whoever reads the file).
+    fn from_pair(
+        env: Option<String>,
+        file: Option<PathBuf>,
+        key: &str,
+        line: Option<usize>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Option<Secret> {
+        if env.is_some() && file.is_some() {
+            problems.push(ConfigProblem {
+                line,
+                message: format!("`{key}_env` and `{key}_file` are both set: keep one"),
+            });
+        }
         env.map(Secret::Env).or(file.map(Secret::File))
     }
 
@@ -760,10 +774,27 @@ impl Config {
         }
         if let Some(path) = &self.path {
             if let Ok(meta) = std::fs::metadata(path) {
-                if meta.permissions().mode() & 0o002 != 0 {
+                let mode = meta.permissions().mode();
+                if mode & 0o002 != 0 {
                     warnings.push(format!(
                         "config file {} is writable by every user",
                         path.display()
+                    ));
+                }
+                // The only values in the file that can be credentials: webhook headers.
+                let headers: Vec<&str> = self
+                    .sinks
+                    .iter()
+                    .filter_map(|s| match &s.kind {
+                        SinkKind::Webhook(w) if !w.headers.is_empty() => Some(s.name.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if mode & 0o044 != 0 && !headers.is_empty() {
+                    warnings.push(format!(
+                        "config file {} is readable by other users and holds the literal `headers` of webhook sink(s) {} (often a credential); chmod 600 it",
+                        path.display(),
+                        headers.join(", ")
                     ));
                 }
             }
@@ -999,9 +1030,13 @@ fn validate_source(
     match r.kind.as_str() {
         "x" => {
             let stall_timeout_secs = stall_timeout(r.stall_timeout_secs, 30, line, problems);
-            let Some(bearer_token) =
-                Secret::from_pair(r.bearer_token_env.clone(), r.bearer_token_file.clone())
-            else {
+            let Some(bearer_token) = Secret::from_pair(
+                r.bearer_token_env.clone(),
+                r.bearer_token_file.clone(),
+                "bearer_token",
+                line,
+                problems,
+            ) else {
                 missing("bearer_token_env", problems);
                 return None;
             };
@@ -1047,7 +1082,13 @@ fn validate_source(
             Some(SourceConfig::Mastodon {
                 instance: instance.trim_end_matches('/').to_string(),
                 streams,
-                access_token: Secret::from_pair(r.access_token_env, r.access_token_file),
+                access_token: Secret::from_pair(
+                    r.access_token_env,
+                    r.access_token_file,
+                    "access_token",
+                    line,
+                    problems,
+                ),
                 stall_timeout_secs,
             })
         }
@@ -1112,9 +1153,15 @@ fn validate_source(
 fn validate_web(r: RawWeb, line: Option<usize>, problems: &mut Vec<ConfigProblem>) -> WebConfig {
     let mut web = WebConfig {
         enabled: r.enabled.unwrap_or(true),
-        access_token: Secret::from_pair(r.access_token_env, r.access_token_file),
+        access_token: Secret::from_pair(
+            r.access_token_env,
+            r.access_token_file,
+            "access_token",
+            line,
+            problems,
+        ),
         user: r.user,
-        password: Secret::from_pair(r.password_env, r.password_file),
+        password: Secret::from_pair(r.password_env, r.password_file, "password", line, problems),
         ..WebConfig::default()
     };
     if let Some(bind) = r.bind {
@@ -1330,7 +1377,13 @@ fn validate_sink(
                 smtp_url,
                 tls,
                 ca_file: r.ca_file.clone(),
-                password: Secret::from_pair(r.password_env.clone(), r.password_file.clone()),
+                password: Secret::from_pair(
+                    r.password_env.clone(),
+                    r.password_file.clone(),
+                    "password",
+                    line,
+                    problems,
+                ),
                 auth,
                 from,
                 to,
@@ -1368,7 +1421,13 @@ fn validate_sink(
             }
             SinkKind::Webhook(WebhookConfig {
                 url,
-                secret: Secret::from_pair(r.secret_env.clone(), r.secret_file.clone()),
+                secret: Secret::from_pair(
+                    r.secret_env.clone(),
+                    r.secret_file.clone(),
+                    "secret",
+                    line,
+                    problems,
+                ),
                 preset,
                 headers,
             })
@@ -1570,6 +1629,17 @@ mod tests {
         assert!(err.to_string().contains("password_env"), "{err}");
         let err = Config::from_str("[web]\nbind = \"localhost\"\n", None).unwrap_err();
         assert!(err.to_string().contains("web.bind"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_named_twice_is_a_problem_with_its_line() {
+        let text = "[web]\nbind = \"127.0.0.1:8080\"\naccess_token_env = \"T\"\naccess_token_file = \"/run/t\"\n";
+        let err = Config::from_str(text, None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1")
+                && err.contains("`access_token_env` and `access_token_file` are both set"),
+            "{err}"
+        );
     }
 
     #[test]

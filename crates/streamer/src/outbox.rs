@@ -92,6 +92,14 @@ pub struct DeliveryStats {
     pub failed: AtomicU64,
 }
 
+/// The delay before the next try: the backoff, or longer when the receiver asked for longer
+/// (`Retry-After`), but never past `cap`: an alert must not wait a day because a receiver
+/// said so.
+pub fn retry_delay_ms(backoff: i64, asked_ms: Option<u64>, cap: u64) -> i64 {
+    let asked = asked_ms.map_or(0, |ms| i64::try_from(ms.min(cap)).unwrap_or(i64::MAX));
+    backoff.max(asked)
+}
+
 /// Retry delay after `attempts` failures: `base` doubling to `cap`, with ±20 % jitter so that
 /// many rows failing together do not retry in lockstep.
 pub fn backoff_ms(attempts: i64, base: u64, cap: u64) -> i64 {
@@ -390,14 +398,19 @@ impl Worker {
                         self.storage.mark_delivered(r.seq)?;
                     }
                 }
-                Err(DeliveryError::Transient(msg)) => {
+                Err(e @ (DeliveryError::Transient(msg) | DeliveryError::RetryAfter(msg, _))) => {
                     stats.retried.fetch_add(1, Ordering::Relaxed);
                     let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
-                    let delay = backoff_ms(
+                    let backoff = backoff_ms(
                         attempts,
                         self.settings.retry_base_ms,
                         self.settings.retry_max_ms,
                     );
+                    let asked = match e {
+                        DeliveryError::RetryAfter(_, ms) => Some(*ms),
+                        _ => None,
+                    };
+                    let delay = retry_delay_ms(backoff, asked, self.settings.retry_max_ms);
                     tracing::warn!(sink = %name, alert = %first, rows = rows.len(), attempt = attempts + 1, retry_in_ms = delay, error = %msg, "delivery failed, will retry");
                     for r in rows {
                         self.storage.mark_retry(r.seq, now_ms() + delay, msg)?;
@@ -443,7 +456,7 @@ pub mod metrics {
         let c = map.entry(sink.to_string()).or_default();
         match outcome {
             Ok(()) => c.delivered += 1,
-            Err(DeliveryError::Transient(_)) => c.retried += 1,
+            Err(DeliveryError::Transient(_) | DeliveryError::RetryAfter(..)) => c.retried += 1,
             Err(DeliveryError::Permanent(_)) => c.failed += 1,
         }
     }
@@ -643,6 +656,14 @@ pub fn wait_notices_sent(db: &Path, signal: &Signal, timeout: Duration) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_receivers_retry_after_lengthens_the_delay_up_to_the_cap() {
+        assert_eq!(retry_delay_ms(1_000, None, 60_000), 1_000);
+        assert_eq!(retry_delay_ms(1_000, Some(7_000), 60_000), 7_000);
+        assert_eq!(retry_delay_ms(9_000, Some(7_000), 60_000), 9_000);
+        assert_eq!(retry_delay_ms(1_000, Some(86_400_000), 60_000), 60_000);
+    }
 
     #[test]
     fn backoff_doubles_and_caps_with_bounded_jitter() {

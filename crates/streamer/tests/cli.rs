@@ -70,6 +70,42 @@ fn config_check_warns_about_secret_files_others_can_read() {
 }
 
 #[test]
+fn config_check_warns_when_others_can_read_webhook_headers_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[[sinks]]\nkind = \"webhook\"\nname = \"siem\"\nurl = \"https://siem.example/hook\"\nheaders = { Authorization = \"Splunk 0000-key\" }\n",
+    )
+    .unwrap();
+    let check = || {
+        let out = Command::new(BIN)
+            .args(["config", "check", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stdout = check();
+    assert!(
+        stdout.contains("readable by other users") && stdout.contains("siem"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("0000-key"),
+        "the header value is never printed"
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(!check().contains("warning"));
+}
+
+#[test]
 fn completions_and_man_page_come_from_the_cli_definition() {
     let out = Command::new(BIN)
         .args(["completions", "bash"])

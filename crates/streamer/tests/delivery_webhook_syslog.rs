@@ -67,6 +67,11 @@ impl Request {
 
 /// A tiny HTTP/1.1 server answering each request with the next scripted status (then 200).
 fn http_server(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    http_server_with(statuses.into_iter().map(|s| (s, "")).collect())
+}
+
+/// [`http_server`] whose scripted answers carry extra header lines (each ending in CRLF).
+fn http_server_with(statuses: Vec<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Request>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -101,8 +106,11 @@ fn http_server(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Request>>>) {
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
                 log.lock().unwrap().push(Request { headers, body });
-                let status = statuses.next().unwrap_or(200);
-                let _ = write!(writer, "HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+                let (status, extra) = statuses.next().unwrap_or((200, ""));
+                let _ = write!(
+                    writer,
+                    "HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok"
+                );
             }
         }
     });
@@ -179,6 +187,7 @@ fn webhook_statuses_are_classified() {
             Ok(()) => "ok",
             Err(DeliveryError::Transient(_)) => "transient",
             Err(DeliveryError::Permanent(_)) => "permanent",
+            Err(DeliveryError::RetryAfter(..)) => "retry-after",
         })
         .collect();
     assert_eq!(
@@ -199,6 +208,29 @@ fn webhook_statuses_are_classified() {
         send(&down, &alert()),
         Err(DeliveryError::Transient(_))
     ));
+}
+
+#[test]
+fn a_retry_after_from_the_receiver_is_kept_for_the_outbox() {
+    let (port, _seen) = http_server_with(vec![
+        (429, "retry-after: 7\r\n"),
+        (503, "Retry-After: 120\r\n"),
+        (429, "retry-after: someday\r\n"),
+        (400, "retry-after: 5\r\n"),
+    ]);
+    let config = webhook_config(port, "");
+    let outcomes: Vec<String> = (0..4)
+        .map(|_| match send(&config, &alert()) {
+            Err(DeliveryError::RetryAfter(_, ms)) => format!("after {ms}"),
+            Err(DeliveryError::Transient(_)) => "transient".into(),
+            Err(DeliveryError::Permanent(_)) => "permanent".into(),
+            Ok(()) => "ok".into(),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["after 7000", "after 120000", "transient", "permanent"]
+    );
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub enum DeliveryError {
     /// Retrying cannot help: a 5xx SMTP reply, another HTTP 4xx, an invalid address.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// Worth retrying, and the receiver said not before this many milliseconds (an HTTP 429
+    /// or 503 with `Retry-After`): retrying sooner only earns another refusal.
+    #[error("transient: {0} (retry after {1} ms)")]
+    RetryAfter(String, u64),
 }
 
 /// A configured sink with its runtime state.

@@ -81,21 +81,30 @@ impl WebhookSink {
         let result = self.runtime.block_on(async {
             let resp = req.body(bytes).send().await?;
             let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry_after_ms(v, std::time::SystemTime::now()));
             let text = resp.text().await.unwrap_or_default();
-            Ok::<_, reqwest::Error>((status, text))
+            Ok::<_, reqwest::Error>((status, retry_after, text))
         });
         match result {
-            Ok((status, _)) if status.is_success() => Ok(()),
-            Ok((status, text)) => {
+            Ok((status, _, _)) if status.is_success() => Ok(()),
+            Ok((status, retry_after, text)) => {
                 let msg = format!(
                     "HTTP {status} from the webhook: {}",
                     render::truncate_chars(&render::one_line(&text), 200)
                 );
                 let code = status.as_u16();
-                if code == 408 || code == 429 || status.is_server_error() {
-                    Err(DeliveryError::Transient(msg))
-                } else {
-                    Err(DeliveryError::Permanent(msg))
+                match retry_after {
+                    Some(ms) if code == 429 || code == 503 => {
+                        Err(DeliveryError::RetryAfter(msg, ms))
+                    }
+                    _ if code == 408 || code == 429 || status.is_server_error() => {
+                        Err(DeliveryError::Transient(msg))
+                    }
+                    _ => Err(DeliveryError::Permanent(msg)),
                 }
             }
             // Connection refused, reset, timeout, TLS: the endpoint may come back.
@@ -105,6 +114,18 @@ impl WebhookSink {
             ))),
         }
     }
+}
+
+/// A `Retry-After` value (seconds, or an HTTP date) as milliseconds from `now`; `None` when
+/// it is neither, or a date already past.
+fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let ms = at.duration_since(now).ok()?.as_millis();
+    Some(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -325,5 +346,21 @@ mod tests {
             "&lt;http://x|click&gt; &amp; co"
         );
         assert_eq!(teams_escape("[a](b)"), "\\[a\\]\\(b\\)");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_future_http_date() {
+        use std::time::{Duration, SystemTime};
+        // 2015-10-21 07:28:00 GMT
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(retry_after_ms("7", now), Some(7_000));
+        assert_eq!(retry_after_ms(" 0 ", now), Some(0));
+        assert_eq!(
+            retry_after_ms("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(30_000)
+        );
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:27:00 GMT", now), None);
+        assert_eq!(retry_after_ms("soon", now), None);
+        assert_eq!(retry_after_ms("-3", now), None);
     }
 }
