@@ -22,35 +22,22 @@ struct Entry {
 /// Index of whole-token patterns.
 #[derive(Debug, Default)]
 pub(crate) struct TokenIndex {
-    /// Bloom filter over the keys: two bits per key (one from the top bits of the key, one
-    /// from the bottom), about 1 % false positives at 16 bits a key.
+    /// Blocked Bloom filter over the keys: two bits per key in one 64-bit word, about 2 %
+    /// false positives at 16 bits a key.
     bits: Vec<u64>,
+    /// `64 - log2(words)`: the key's top bits choose its word.
     shift: u32,
-    mask: u64,
     map: FxHashMap<u64, (u32, u32)>,
     entries: Vec<Entry>,
 }
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
-/// FxHash-style hash of one token's bytes.
+/// FxHash-style hash of one token's bytes: eight-byte little-endian words, the last one
+/// zero-padded and tagged with its length.
 #[inline]
 pub(crate) fn hash_token(t: &[u8]) -> u64 {
-    let mut h: u64 = 0;
-    let mut chunks = t.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59))
-            .wrapping_mul(K);
-    }
-    finish(h)
+    hash_words(t, 0, t.len(), |w| w)
 }
 
 #[inline]
@@ -221,48 +208,31 @@ fn lower_word(w: u64) -> u64 {
 /// [`hash_token`] of the lower-cased ASCII bytes `text[start..end]`.
 #[inline]
 fn hash_lower(text: &[u8], start: usize, end: usize) -> u64 {
-    let mut h: u64 = 0;
-    let mut i = start;
-    while i + 8 <= end {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&text[i..i + 8]);
-        h = (h.rotate_left(5) ^ lower_word(u64::from_le_bytes(w))).wrapping_mul(K);
-        i += 8;
-    }
-    let rest = end - i;
-    if rest > 0 {
-        let word = match text.get(i..i + 8) {
-            Some(b) => {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(b);
-                u64::from_le_bytes(w) & ((1u64 << (8 * rest)) - 1)
-            }
-            None => {
-                let mut w = [0u8; 8];
-                w[..rest].copy_from_slice(&text[i..end]);
-                u64::from_le_bytes(w)
-            }
-        };
-        h = (h.rotate_left(5) ^ lower_word(word) ^ ((rest as u64) << 59)).wrapping_mul(K);
-    }
-    finish(h)
+    hash_words(text, start, end, lower_word)
 }
 
 /// [`hash_token`] of `stream[start..end]`, reading whole words where the stream extends past
 /// the token (as it does: a space follows every token) instead of copying the tail.
 #[inline]
 pub(crate) fn hash_in(stream: &[u8], start: usize, end: usize) -> u64 {
+    hash_words(stream, start, end, |w| w)
+}
+
+/// [`hash_token`] of `map` applied to each word of `src[start..end]` (bytes past `end` are
+/// zero before `map` sees them).
+#[inline(always)]
+fn hash_words(src: &[u8], start: usize, end: usize, map: impl Fn(u64) -> u64) -> u64 {
     let mut h: u64 = 0;
     let mut i = start;
     while i + 8 <= end {
         let mut w = [0u8; 8];
-        w.copy_from_slice(&stream[i..i + 8]);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        w.copy_from_slice(&src[i..i + 8]);
+        h = (h.rotate_left(5) ^ map(u64::from_le_bytes(w))).wrapping_mul(K);
         i += 8;
     }
     let rest = end - i;
     if rest > 0 {
-        let word = match stream.get(i..i + 8) {
+        let word = match src.get(i..i + 8) {
             Some(b) => {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(b);
@@ -270,11 +240,11 @@ pub(crate) fn hash_in(stream: &[u8], start: usize, end: usize) -> u64 {
             }
             None => {
                 let mut w = [0u8; 8];
-                w[..rest].copy_from_slice(&stream[i..end]);
+                w[..rest].copy_from_slice(&src[i..end]);
                 u64::from_le_bytes(w)
             }
         };
-        h = (h.rotate_left(5) ^ word ^ ((rest as u64) << 59)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ map(word) ^ ((rest as u64) << 59)).wrapping_mul(K);
     }
     finish(h)
 }
@@ -354,11 +324,10 @@ impl TokenIndex {
         let want = (keyed.len() * 16)
             .clamp(1 << 16, 1 << 24)
             .next_power_of_two();
-        let log = want.trailing_zeros();
+        let words = want / 64;
         let mut ix = TokenIndex {
-            bits: vec![0; want / 64],
-            shift: 64 - log,
-            mask: (1u64 << log) - 1,
+            bits: vec![0; words],
+            shift: 64 - words.trailing_zeros(),
             map: FxHashMap::default(),
             entries: Vec::with_capacity(keyed.len()),
         };
@@ -372,9 +341,8 @@ impl TokenIndex {
                 i += 1;
             }
             ix.map.insert(key, (start, ix.entries.len() as u32));
-            for bit in ix.bit_positions(key) {
-                ix.bits[bit / 64] |= 1 << (bit % 64);
-            }
+            let (word, bits) = ix.word_and_bits(key);
+            ix.bits[word] |= bits;
         }
         ix
     }
@@ -383,16 +351,18 @@ impl TokenIndex {
         self.entries.is_empty()
     }
 
+    /// The filter word of `key` (its top bits) and the two bits it sets there (from its low
+    /// bits): both bits in one word, so a probe is one memory access.
     #[inline]
-    fn bit_positions(&self, key: u64) -> [usize; 2] {
-        [(key >> self.shift) as usize, (key & self.mask) as usize]
+    fn word_and_bits(&self, key: u64) -> (usize, u64) {
+        let word = (key >> self.shift) as usize;
+        (word, (1u64 << (key & 63)) | (1u64 << ((key >> 6) & 63)))
     }
 
     #[inline]
     fn maybe(&self, key: u64) -> bool {
-        self.bit_positions(key)
-            .iter()
-            .all(|&bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+        let (word, bits) = self.word_and_bits(key);
+        self.bits[word] & bits == bits
     }
 
     /// Calls `hit(atom, start, end)` (byte offsets in `src`) for every pattern in `src`, a
