@@ -21,7 +21,7 @@ fn cpu_seconds(wall: Instant) -> f64 {
 }
 
 /// Passes over the corpus in one timed round.
-const PASSES: usize = 10;
+const PASSES: usize = 30;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
