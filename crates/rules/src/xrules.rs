@@ -89,42 +89,35 @@ fn approx(e: &Expr, notes: &mut Vec<String>) -> (Approx, bool) {
                 }
             }
         }
-        Expr::And(v) => {
-            let mut items = Vec::new();
-            let mut exact = true;
-            for c in v {
-                let (x, ex) = approx(c, notes);
-                exact &= ex;
-                match x {
-                    Approx::False => return (Approx::False, exact),
-                    Approx::True => {}
-                    Approx::E(x) => items.push(x),
-                }
-            }
-            match items.len() {
-                0 => (Approx::True, exact),
-                1 => (Approx::E(items.remove(0)), exact),
-                _ => (Approx::E(XE::And(items)), exact),
-            }
+        Expr::And(v) => combine(v, true, notes),
+        Expr::Or(v) => combine(v, false, notes),
+    }
+}
+
+/// The AND (`and`) or OR of `children`: `False` decides an AND and `True` an OR outright; the
+/// other constant drops out of the group.
+fn combine(children: &[Expr], and: bool, notes: &mut Vec<String>) -> (Approx, bool) {
+    let (decides, neutral) = if and {
+        (Approx::False, Approx::True)
+    } else {
+        (Approx::True, Approx::False)
+    };
+    let mut items = Vec::new();
+    let mut exact = true;
+    for c in children {
+        let (x, ex) = approx(c, notes);
+        exact &= ex;
+        match x {
+            Approx::E(x) => items.push(x),
+            x if x == decides => return (decides, exact),
+            _ => {}
         }
-        Expr::Or(v) => {
-            let mut items = Vec::new();
-            let mut exact = true;
-            for c in v {
-                let (x, ex) = approx(c, notes);
-                exact &= ex;
-                match x {
-                    Approx::True => return (Approx::True, exact),
-                    Approx::False => {}
-                    Approx::E(x) => items.push(x),
-                }
-            }
-            match items.len() {
-                0 => (Approx::False, exact),
-                1 => (Approx::E(items.remove(0)), exact),
-                _ => (Approx::E(XE::Or(items)), exact),
-            }
-        }
+    }
+    match items.len() {
+        0 => (neutral, exact),
+        1 => (Approx::E(items.remove(0)), exact),
+        _ if and => (Approx::E(XE::And(items)), exact),
+        _ => (Approx::E(XE::Or(items)), exact),
     }
 }
 

@@ -502,38 +502,58 @@ fn geo(tweet: &Tweet<'_>, inc: &Includes<'_>) -> Option<Geo> {
             .iter()
             .find(|p| p.id.as_str() == id.as_str())
     });
-    let point = g
-        .coordinates
-        .as_ref()
-        .and_then(|p| p.coordinates.as_deref())
-        .and_then(|c| match c {
-            // GeoJSON order: [longitude, latitude].
-            [lon, lat, ..] if lat.abs() <= 90.0 && lon.abs() <= 180.0 => Some((*lat, *lon)),
-            _ => None,
-        });
-    let place_name = place.and_then(|p| opt_string(&p.full_name).or_else(|| opt_string(&p.name)));
-    let country = place.and_then(|p| opt_string(&p.country_code));
-    if let Some((lat, lon)) = point {
-        return Some(Geo {
+    geo_of(
+        g.coordinates
+            .as_ref()
+            .and_then(|p| p.coordinates.as_deref()),
+        place.map(|p| GeoPlace {
+            name: opt_string(&p.full_name).or_else(|| opt_string(&p.name)),
+            country: opt_string(&p.country_code),
+            centre: p
+                .geo
+                .as_ref()
+                .and_then(|g| g.bbox.as_deref())
+                .and_then(bbox_centre),
+        }),
+    )
+}
+
+/// What a post's place contributes to its [`Geo`].
+pub(crate) struct GeoPlace {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    /// The centre (lat, lon) of its box, when it has one.
+    pub centre: Option<(f64, f64)>,
+}
+
+/// A post's [`Geo`] (both X formats): its exact point (GeoJSON `[lon, lat, ...]`) when valid,
+/// else its place's centre, marked approximate; `None` with neither.
+pub(crate) fn geo_of(point: Option<&[f64]>, place: Option<GeoPlace>) -> Option<Geo> {
+    let point = point.and_then(|c| match c {
+        // GeoJSON order: [longitude, latitude].
+        [lon, lat, ..] if lat.abs() <= 90.0 && lon.abs() <= 180.0 => Some((*lat, *lon)),
+        _ => None,
+    });
+    let (name, country, centre) = match place {
+        Some(p) => (p.name, p.country, p.centre),
+        None if point.is_some() => (None, None, None),
+        None => return None,
+    };
+    Some(match point {
+        Some((lat, lon)) => Geo {
             lat: Some(lat),
             lon: Some(lon),
             approximate: false,
-            place: place_name,
+            place: name,
             country,
-        });
-    }
-    let place = place?;
-    let centre = place
-        .geo
-        .as_ref()
-        .and_then(|g| g.bbox.as_deref())
-        .and_then(bbox_centre);
-    Some(Geo {
-        lat: centre.map(|c| c.0),
-        lon: centre.map(|c| c.1),
-        approximate: true,
-        place: place_name,
-        country,
+        },
+        None => Geo {
+            lat: centre.map(|c| c.0),
+            lon: centre.map(|c| c.1),
+            approximate: true,
+            place: name,
+            country,
+        },
     })
 }
 

@@ -8,7 +8,7 @@
 
 use crate::json::{items, opt_string, parse, Count, Id, Str};
 use crate::text::{decode_entities, push_unique, rfc3339};
-use crate::x::{bbox_centre, expand_text, is_outside_link};
+use crate::x::{bbox_centre, expand_text, geo_of, is_outside_link, GeoPlace};
 use crate::ParseErrorKind;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -395,39 +395,20 @@ fn fill_content(post: &mut Post, c: &Status<'_>) {
 }
 
 fn geo(s: &Status<'_>) -> Option<Geo> {
-    let point = s
-        .coordinates
-        .as_ref()
-        .and_then(|p| p.coordinates.as_deref())
-        .and_then(|c| match c {
-            [lon, lat, ..] if lat.abs() <= 90.0 && lon.abs() <= 180.0 => Some((*lat, *lon)),
-            _ => None,
-        });
-    let place = s.place.as_ref();
-    let place_name = place.and_then(|p| opt_string(&p.full_name).or_else(|| opt_string(&p.name)));
-    let country = place.and_then(|p| opt_string(&p.country_code));
-    if let Some((lat, lon)) = point {
-        return Some(Geo {
-            lat: Some(lat),
-            lon: Some(lon),
-            approximate: false,
-            place: place_name,
-            country,
-        });
-    }
-    let place = place?;
-    let centre = place
-        .bounding_box
-        .as_ref()
-        .and_then(|b| b.coordinates.as_deref())
-        .and_then(polygon_centre);
-    Some(Geo {
-        lat: centre.map(|c| c.0),
-        lon: centre.map(|c| c.1),
-        approximate: true,
-        place: place_name,
-        country,
-    })
+    geo_of(
+        s.coordinates
+            .as_ref()
+            .and_then(|p| p.coordinates.as_deref()),
+        s.place.as_ref().map(|p| GeoPlace {
+            name: opt_string(&p.full_name).or_else(|| opt_string(&p.name)),
+            country: opt_string(&p.country_code),
+            centre: p
+                .bounding_box
+                .as_ref()
+                .and_then(|b| b.coordinates.as_deref())
+                .and_then(polygon_centre),
+        }),
+    )
 }
 
 /// The centre (lat, lon) of the box around a GeoJSON polygon's `[lon, lat]` points.
