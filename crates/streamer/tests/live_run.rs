@@ -412,3 +412,103 @@ path = "{jsonl}"
     assert_eq!(resolver.resolve_count(), before + 1, "only ghost again");
     assert_eq!(alerts(&jsonl).len(), 2, "no alert twice");
 }
+
+/// The X source's server-side rules follow a rules reload while its stream stays up: first on
+/// SIGHUP alone (the file's modification time put back, so the file watch cannot be what
+/// reloads), then on a file change alone. Rules Streamer did not create are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_rules_follow_a_reload_on_sighup_and_on_a_file_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("streamer.db");
+    let log = dir.path().join("streamer.log");
+    let x = XMock::start(X_TOKEN).await;
+    x.set_heartbeat(Duration::from_secs(1));
+    x.add_rule("from:analyst_tool", Some("another-tool"));
+    x.push(Conn::Stream(vec![Step::Send(x_post("1", "hello"))]));
+
+    let config = dir.path().join("streamer.toml");
+    let write = |keyword: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                r#"[storage]
+path = "{db}"
+
+[[sources]]
+kind = "x"
+bearer_token_env = "STREAMER_TEST_X_TOKEN"
+base_url = "{x}"
+
+[[rules]]
+id = "watched"
+query = "{keyword}"
+
+[web]
+enabled = false
+"#,
+                db = db.display(),
+                x = x.base_url(),
+            ),
+        )
+        .unwrap();
+    };
+    let values = || {
+        let mut v: Vec<String> = x.rules().into_iter().map(|r| r.value).collect();
+        v.sort();
+        v
+    };
+    write("lockbit");
+    let mut child = spawn(&config, &log);
+    wait_for("the first sync", &log, || {
+        values() == ["from:analyst_tool", "lockbit"]
+    })
+    .await;
+    wait_for("the stream", &log, || !x.stream_hits().is_empty()).await;
+
+    // SIGHUP only: same modification time as before the edit.
+    let mtime = std::fs::metadata(&config).unwrap().modified().unwrap();
+    write("ransomware");
+    std::fs::File::options()
+        .write(true)
+        .open(&config)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        values(),
+        ["from:analyst_tool", "lockbit"],
+        "no reload without a signal or a change"
+    );
+    let ok = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("kill -HUP")
+        .success();
+    assert!(ok);
+    wait_for("the sync after SIGHUP", &log, || {
+        values() == ["from:analyst_tool", "ransomware"]
+    })
+    .await;
+
+    // A file change only.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    write("ddos");
+    wait_for("the sync after the file change", &log, || {
+        values() == ["ddos", "from:analyst_tool"]
+    })
+    .await;
+    assert!(
+        x.rules()
+            .iter()
+            .filter(|r| r.value != "from:analyst_tool")
+            .all(|r| r.tag.as_deref().is_some_and(|t| t.starts_with("streamer:"))),
+        "{:?}",
+        x.rules()
+    );
+    assert_eq!(x.stream_hits().len(), 1, "the stream was not reconnected");
+
+    sigterm(&mut child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
