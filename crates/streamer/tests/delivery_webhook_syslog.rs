@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,74 +49,6 @@ fn alert() -> Message {
     })
 }
 
-/// One HTTP request as the server saw it.
-#[derive(Debug, Clone)]
-struct Request {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A tiny HTTP/1.1 server answering each request with the next scripted status (then 200).
-fn http_server(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Request>>>) {
-    http_server_with(statuses.into_iter().map(|s| (s, "")).collect())
-}
-
-/// [`http_server`] whose scripted answers carry extra header lines (each ending in CRLF).
-fn http_server_with(statuses: Vec<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        let mut statuses = statuses.into_iter();
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut writer = stream;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-                let len: usize = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .map(|(_, v)| v.parse().unwrap())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                log.lock().unwrap().push(Request { headers, body });
-                let (status, extra) = statuses.next().unwrap_or((200, ""));
-                let _ = write!(
-                    writer,
-                    "HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok"
-                );
-            }
-        }
-    });
-    (port, seen)
-}
-
 fn webhook_config(port: u16, extra: &str) -> Config {
     std::env::set_var("DELIVERY_TEST_WEBHOOK_SECRET", "hook-secret");
     Config::from_str(
@@ -134,7 +66,7 @@ fn send(config: &Config, m: &Message) -> Result<(), DeliveryError> {
 
 #[test]
 fn webhook_posts_the_alert_record_signed_with_its_idempotency_key() {
-    let (port, seen) = http_server(vec![]);
+    let (port, seen) = support::http_server(vec![]);
     let config = webhook_config(
         port,
         "secret_env = \"DELIVERY_TEST_WEBHOOK_SECRET\"\nheaders = { \"X-Api-Key\" = \"k1\" }",
@@ -180,7 +112,7 @@ fn webhook_posts_the_alert_record_signed_with_its_idempotency_key() {
 
 #[test]
 fn webhook_statuses_are_classified() {
-    let (port, seen) = http_server(vec![503, 429, 408, 400, 404, 302, 200]);
+    let (port, seen) = support::http_server(vec![503, 429, 408, 400, 404, 302, 200]);
     let config = webhook_config(port, "");
     let kinds: Vec<&str> = (0..7)
         .map(|_| match send(&config, &alert()) {
@@ -212,7 +144,7 @@ fn webhook_statuses_are_classified() {
 
 #[test]
 fn a_retry_after_from_the_receiver_is_kept_for_the_outbox() {
-    let (port, _seen) = http_server_with(vec![
+    let (port, _seen) = support::http_server_with(vec![
         (429, "retry-after: 7\r\n"),
         (503, "Retry-After: 120\r\n"),
         (429, "retry-after: someday\r\n"),
@@ -235,7 +167,7 @@ fn a_retry_after_from_the_receiver_is_kept_for_the_outbox() {
 
 #[test]
 fn slack_and_teams_presets_are_defanged_and_escaped() {
-    let (port, seen) = http_server(vec![]);
+    let (port, seen) = support::http_server(vec![]);
     send(&webhook_config(port, "preset = \"slack\""), &alert()).unwrap();
     send(&webhook_config(port, "preset = \"teams\""), &alert()).unwrap();
     let reqs = seen.lock().unwrap().clone();

@@ -3,7 +3,11 @@
 //! XSS, header injection, terminal escapes, bidi and zero-width tricks, a 100k-character post,
 //! deeply nested JSON and invalid UTF-8 go through the real binary; the test checks that each
 //! output is harmless: the terminal gets no control sequences, the jsonl stays one valid record
-//! per line, and the emails have clean headers, escaped HTML and no live malicious link.
+//! per line, the emails have clean headers, escaped HTML and no live malicious link, the Slack
+//! and Teams webhooks carry escaped, defanged text, and the syslog messages (RFC 5424 and CEF)
+//! are one line each with no control character.
+
+mod support;
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -53,9 +57,13 @@ fn hostile_input(dir: &Path) -> std::path::PathBuf {
 fn hostile_posts_reach_every_sink_harmlessly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
+    let (web_port, webhooks) = support::http_server(vec![]);
+    let rfc5424 = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let cef = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     std::fs::write(
         &cfg,
-        r#"[storage]
+        format!(
+            r#"[storage]
 path = "s.db"
 [watch]
 keywords = ["pwn"]
@@ -69,7 +77,30 @@ kind = "eml"
 dir = "outbox"
 from = "streamer@isac.example"
 to = ["soc@isac.example"]
+[[sinks]]
+kind = "webhook"
+name = "slack"
+preset = "slack"
+url = "http://127.0.0.1:{web}/slack"
+[[sinks]]
+kind = "webhook"
+name = "teams"
+preset = "teams"
+url = "http://127.0.0.1:{web}/teams"
+[[sinks]]
+kind = "syslog"
+name = "siem"
+address = "{rfc5424}"
+[[sinks]]
+kind = "syslog"
+name = "cef"
+format = "cef"
+address = "{cef}"
 "#,
+            web = web_port,
+            rfc5424 = rfc5424.local_addr().unwrap(),
+            cef = cef.local_addr().unwrap(),
+        ),
     )
     .unwrap();
     let input = hostile_input(dir.path());
@@ -156,4 +187,82 @@ to = ["soc@isac.example"]
         assert!(msg.header("X-Streamer-Alert-Id").is_some());
     }
     assert_eq!(emails, 5);
+
+    // Webhooks: valid JSON; what chat clients render is escaped and defanged.
+    let reqs = webhooks.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 10, "five alerts to each of two webhooks");
+    let (mut slack, mut teams) = (0, 0);
+    for r in &reqs {
+        let body: Value = serde_json::from_slice(&r.body).expect("webhook body is JSON");
+        let all = body.to_string();
+        for bad in ["https://evil", "evil.example.com"] {
+            assert!(!all.contains(bad), "{bad} in a webhook body: {all}");
+        }
+        for bad in ['\u{1b}', '\u{202e}', '\u{9b}'] {
+            assert!(!all.contains(bad), "{bad:?} in a webhook body");
+        }
+        // What the client renders as markup: Slack's mrkdwn (where `<` opens a link or a
+        // mention, so it must arrive as `&lt;`) and Teams' TextBlocks (markdown: `\<`).
+        if body.get("blocks").is_some() {
+            slack += 1;
+            let mut shown = vec![body["text"].as_str().unwrap().to_string()];
+            mrkdwn_texts(&body["blocks"], &mut shown);
+            assert!(shown.len() > 1, "{body}");
+            for text in shown {
+                assert!(!text.contains('<') && !text.contains('>'), "{text}");
+            }
+        } else {
+            teams += 1;
+            for block in body["attachments"][0]["content"]["body"]
+                .as_array()
+                .unwrap()
+            {
+                let text = block["text"].as_str().unwrap();
+                let unescaped = text
+                    .char_indices()
+                    .filter(|&(_, c)| matches!(c, '<' | '>' | '[' | ']' | '(' | ')'))
+                    .any(|(i, _)| !text[..i].ends_with('\\'));
+                assert!(!unescaped, "markdown left live in a Teams block: {text}");
+            }
+        }
+    }
+    assert_eq!((slack, teams), (5, 5));
+
+    // Syslog: one datagram per alert on each collector, each one line with no control
+    // character, bidi override or live link; RFC 5424 framing intact.
+    for (sock, format) in [(&rfc5424, "rfc5424"), (&cef, "cef")] {
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = vec![0u8; 65_536];
+        for _ in 0..5 {
+            let n = sock.recv(&mut buf).expect("a syslog datagram");
+            let msg = String::from_utf8(buf[..n].to_vec()).expect("UTF-8 syslog");
+            assert!(
+                msg.starts_with('<') && msg.contains(">1 "),
+                "{format}: {msg}"
+            );
+            for c in msg.chars() {
+                assert!(
+                    !(c.is_control()
+                        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+                    "{format} message holds {c:?}: {msg}"
+                );
+            }
+            assert!(!msg.contains("https://evil"), "{format}: {msg}");
+        }
+    }
+}
+
+/// The `text` of every Slack text object of type `mrkdwn` (plain_text is shown as written).
+fn mrkdwn_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                out.extend(o.get("text").and_then(Value::as_str).map(str::to_string));
+            }
+            o.values().for_each(|c| mrkdwn_texts(c, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| mrkdwn_texts(c, out)),
+        _ => {}
+    }
 }

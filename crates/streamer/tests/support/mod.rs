@@ -1,10 +1,11 @@
 //! Test support for the delivery tests: a real SMTP server (mailin-embedded) on its own
 //! thread with switchable behaviour, test certificates made at run time with rcgen, alert
-//! records with every field filled in, and small helpers.
+//! records with every field filled in, a scripted HTTP server for webhooks, and small helpers.
 #![allow(dead_code)]
 
 use mailin_embedded::response::{AUTH_OK, INVALID_CREDENTIALS, OK};
 use mailin_embedded::{AuthMechanism, Handler, Response, Server, SslConfig};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -304,4 +305,83 @@ pub fn parse(data: &[u8]) -> mail_parser::Message<'_> {
     mail_parser::MessageParser::default()
         .parse(data)
         .expect("the message parses as MIME")
+}
+
+/// One HTTP request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tiny HTTP/1.1 server answering each request with the next scripted status (then 200).
+pub fn http_server(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    http_server_with(statuses.into_iter().map(|s| (s, "")).collect())
+}
+
+/// [`http_server`] whose scripted answers carry extra header lines (each ending in CRLF).
+pub fn http_server_with(statuses: Vec<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
+    std::thread::spawn(move || {
+        // A thread per connection: several clients keep their connections open at once.
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (log, statuses) = (log.clone(), statuses.clone());
+            std::thread::spawn(move || serve_http(stream, &log, &statuses));
+        }
+    });
+    (port, seen)
+}
+
+fn serve_http(
+    stream: std::net::TcpStream,
+    log: &Mutex<Vec<Request>>,
+    statuses: &Mutex<std::vec::IntoIter<(u16, &'static str)>>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':').unwrap();
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        // Record before answering, so a client that has its answer finds its request here.
+        log.lock().unwrap().push(Request { headers, body });
+        let (status, extra) = statuses.lock().unwrap().next().unwrap_or((200, ""));
+        let _ = write!(
+            writer,
+            "HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok"
+        );
+    }
 }
