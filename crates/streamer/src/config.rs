@@ -291,8 +291,11 @@ pub struct WebhookConfig {
     /// Key of the `X-Streamer-Signature: sha256=HEX` HMAC of the body, when set.
     pub secret: Option<Secret>,
     pub preset: WebhookPreset,
-    /// Extra request headers (e.g. an API key header for a SIEM's HTTP collector).
+    /// Extra request headers written in the file (not for credentials: see `secret_headers`).
     pub headers: Vec<(String, String)>,
+    /// Request headers whose values are secrets (a SIEM collector's `Authorization`), each read
+    /// from an environment variable.
+    pub secret_headers: Vec<(String, Secret)>,
 }
 
 /// The body format of a webhook.
@@ -508,6 +511,7 @@ struct RawSink {
     secret_file: Option<PathBuf>,
     preset: Option<String>,
     headers: Option<std::collections::BTreeMap<String, String>>,
+    headers_env: Option<std::collections::BTreeMap<String, String>>,
     address: Option<String>,
     transport: Option<String>,
     format: Option<String>,
@@ -816,7 +820,10 @@ impl Config {
         for sink in &mut self.sinks {
             match &mut sink.kind {
                 SinkKind::Email(e) => slots.extend(e.password.as_mut()),
-                SinkKind::Webhook(w) => slots.extend(w.secret.as_mut()),
+                SinkKind::Webhook(w) => {
+                    slots.extend(w.secret.as_mut());
+                    slots.extend(w.secret_headers.iter_mut().map(|(_, s)| s));
+                }
                 _ => {}
             }
         }
@@ -1281,6 +1288,7 @@ fn validate_sink(
         ("secret_file", r.secret_file.is_some()),
         ("preset", r.preset.is_some()),
         ("headers", r.headers.is_some()),
+        ("headers_env", r.headers_env.is_some()),
     ];
     let syslog_keys = [
         ("address", r.address.is_some()),
@@ -1408,14 +1416,38 @@ fn validate_sink(
             };
             let headers: Vec<(String, String)> =
                 r.headers.clone().unwrap_or_default().into_iter().collect();
-            for (k, v) in &headers {
-                let token = !k.is_empty()
+            let secret_headers: Vec<(String, String)> = r
+                .headers_env
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let valid_name = |k: &str| {
+                !k.is_empty()
                     && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !token || v.chars().any(|c| c.is_control()) {
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            };
+            for (k, v) in &headers {
+                if !valid_name(k) || v.chars().any(|c| c.is_control()) {
                     problems.push(ConfigProblem {
                         line,
                         message: format!("`headers`: {k:?} is not a valid header name and value"),
+                    });
+                }
+            }
+            for (k, var) in &secret_headers {
+                if !valid_name(k) || var.is_empty() {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: format!(
+                            "`headers_env`: {k:?} must be a valid header name mapped to an environment variable's name"
+                        ),
+                    });
+                }
+                if headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
+                    problems.push(ConfigProblem {
+                        line,
+                        message: format!("header {k:?} is in both `headers` and `headers_env`"),
                     });
                 }
             }
@@ -1430,6 +1462,10 @@ fn validate_sink(
                 ),
                 preset,
                 headers,
+                secret_headers: secret_headers
+                    .into_iter()
+                    .map(|(k, var)| (k, Secret::Env(var)))
+                    .collect(),
             })
         }
         "syslog" => {

@@ -143,6 +143,32 @@ fn webhook_statuses_are_classified() {
 }
 
 #[test]
+fn credential_headers_come_from_the_environment() {
+    let (port, seen) = support::http_server(vec![]);
+    std::env::set_var("DELIVERY_TEST_HEC_AUTH", "Splunk 1234-abcd");
+    let config = webhook_config(
+        port,
+        "headers = { X-Route = \"soc\" }\nheaders_env = { Authorization = \"DELIVERY_TEST_HEC_AUTH\" }",
+    );
+    send(&config, &alert()).unwrap();
+    let reqs = seen.lock().unwrap().clone();
+    assert_eq!(reqs[0].header("authorization"), Some("Splunk 1234-abcd"));
+    assert_eq!(reqs[0].header("x-route"), Some("soc"));
+
+    let unset = webhook_config(
+        port,
+        "headers_env = { Authorization = \"DELIVERY_TEST_HEC_UNSET\" }",
+    );
+    let err = streamer::build_sinks(&unset)
+        .err()
+        .expect("an unset variable is an error");
+    assert!(
+        format!("{err:#}").contains("DELIVERY_TEST_HEC_UNSET"),
+        "{err:#}"
+    );
+}
+
+#[test]
 fn a_retry_after_from_the_receiver_is_kept_for_the_outbox() {
     let (port, _seen) = support::http_server_with(vec![
         (429, "retry-after: 7\r\n"),

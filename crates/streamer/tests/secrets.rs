@@ -8,6 +8,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_streamer");
 const SMTP_PASSWORD: &str = "smtp-pw-7f3a9c1e-do-not-log";
 const WEBHOOK_SECRET: &str = "hmac-key-2b8d6e4f-do-not-log";
+const HEC_AUTH: &str = "Splunk hec-token-77c1-do-not-log";
 const X_TOKEN: &str = "x-bearer-5c1d9a7b-do-not-log";
 
 fn demo_stream() -> std::path::PathBuf {
@@ -60,6 +61,7 @@ to = ["soc@isac.example"]
 kind = "webhook"
 url = "http://127.0.0.1:9/hook"
 secret_env = "STREAMER_TEST_WEBHOOK_SECRET"
+headers_env = { Authorization = "STREAMER_TEST_HEC_AUTH" }
 "#,
     )
     .unwrap();
@@ -76,6 +78,7 @@ secret_env = "STREAMER_TEST_WEBHOOK_SECRET"
             .env("STREAMER_LOG", "debug")
             .env("STREAMER_TEST_SMTP_PASSWORD", SMTP_PASSWORD)
             .env("STREAMER_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("STREAMER_TEST_HEC_AUTH", HEC_AUTH)
             .args(["--log-format", format])
             .args(&args)
             .arg("--config")
@@ -93,7 +96,7 @@ secret_env = "STREAMER_TEST_WEBHOOK_SECRET"
         logs.to_lowercase().contains("email") && logs.contains("127.0.0.1"),
         "delivery errors are logged: {logs}"
     );
-    for secret in [SMTP_PASSWORD, WEBHOOK_SECRET, X_TOKEN] {
+    for secret in [SMTP_PASSWORD, WEBHOOK_SECRET, X_TOKEN, HEC_AUTH] {
         assert!(!logs.contains(secret), "secret in the logs: {logs}");
         assert_eq!(
             grep_tree(dir.path(), secret),

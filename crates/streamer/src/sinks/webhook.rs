@@ -29,7 +29,7 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    /// Builds the client and reads the signing secret.
+    /// Builds the client and reads the signing secret and the secret headers.
     pub fn new(c: &WebhookConfig, timeout: Duration) -> anyhow::Result<WebhookSink> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -47,13 +47,23 @@ impl WebhookSink {
             Some(s) => Some(s.resolve()?.into_bytes()),
             None => None,
         };
+        let mut headers = c.headers.clone();
+        for (name, value) in &c.secret_headers {
+            let value = value.resolve()?;
+            if value.chars().any(|c| c.is_control()) {
+                anyhow::bail!(
+                    "the value of header {name} (from the environment) holds a control character"
+                );
+            }
+            headers.push((name.clone(), value));
+        }
         Ok(WebhookSink {
             client,
             runtime,
             url: c.url.clone(),
             preset: c.preset,
             secret,
-            headers: c.headers.clone(),
+            headers,
         })
     }
 
