@@ -162,6 +162,23 @@ fn unicode_nfkc_case_and_scripts() {
 }
 
 #[test]
+fn invisible_characters_neither_hide_nor_glue_keywords() {
+    // A zero-width space inside the word does not hide it.
+    assert!(mt("lockbit", "Lock\u{200B}Bit hit the county"));
+    // The emoji's variation selector does not glue itself to the word after it.
+    let text = "⚠\u{FE0F}LockBit hit the county — the portal’s down 🔥";
+    assert!(mt("lockbit", text));
+    assert!(mt("\"portal s down\"", text));
+    let atoms = hit_atoms("lockbit county", &post(text), &Enrichment::default());
+    assert_eq!(chars(text, atoms[0].span), "LockBit");
+    assert_eq!(chars(text, atoms[1].span), "county");
+    // Spans in text split in place count chars, not bytes.
+    let text = "— “breach” at the city’s portal";
+    let atoms = hit_atoms("\"city s portal\"", &post(text), &Enrichment::default());
+    assert_eq!(chars(text, atoms[0].span), "city’s portal");
+}
+
+#[test]
 fn spans_point_into_the_original_text_in_chars() {
     let text = "Ｗarning: ﬁle by LockBit—see “School-District” now";
     let p = post(text);
