@@ -30,6 +30,23 @@ use tokio::sync::mpsc;
 
 /// How often source states are written to SQLite (and rates computed).
 const STATE_EVERY: Duration = Duration::from_secs(5);
+
+/// How far back a Mastodon stream resumes after a restart. Its resume id is the newest status
+/// the source had *seen* at the last state write, and a status seen just before a SIGKILL may
+/// not be stored yet; resuming a little earlier (twice the write interval) and deduplicating
+/// loses none of them.
+const MASTODON_REWIND_MS: u64 = 10_000;
+
+/// `id` moved `ms` milliseconds back when it is a Mastodon snowflake id (the creation time in
+/// milliseconds shifted left 16 bits, plus a sequence); other ids (sequential numbers, other
+/// servers' string ids) are returned as they are.
+fn rewind_mastodon_id(id: &str, ms: u64) -> String {
+    const SNOWFLAKE_MIN: u64 = 1 << 40;
+    match id.parse::<u64>() {
+        Ok(n) if n >= SNOWFLAKE_MIN => n.saturating_sub(ms << 16).max(SNOWFLAKE_MIN).to_string(),
+        _ => id.to_string(),
+    }
+}
 /// How often a one-line summary per source is logged.
 const LOG_EVERY: Duration = Duration::from_secs(300);
 /// Lines waiting between the sources and the bridge.
@@ -236,7 +253,7 @@ fn plan(config: &Config) -> Result<Vec<Planned>> {
                         .get(&stream_name)
                         .and_then(|v| v.get("resume"))
                         .and_then(|r| r.as_str())
-                        .map(str::to_string);
+                        .map(|id| rewind_mastodon_id(id, MASTODON_REWIND_MS));
                     let status = StatusHandle::new(stream_name.clone());
                     let resume = cfg.resume_id.clone();
                     status.update(|s| s.resume = resume);
@@ -637,6 +654,25 @@ pub fn describe_state(source: &str, state_json: &str, updated_at: &str) -> Strin
 mod tests {
     use super::*;
     use crate::render::NoticeKind;
+
+    #[test]
+    fn mastodon_snowflake_ids_rewind_and_others_stay() {
+        // 2024-11-30T10:00:00Z in ms, shifted as Mastodon does, plus a sequence.
+        let at = 1_732_960_800_000u64;
+        let id = ((at << 16) | 0x1234).to_string();
+        let back: u64 = rewind_mastodon_id(&id, 10_000).parse().unwrap();
+        assert_eq!(back >> 16, at - 10_000);
+        assert_eq!(
+            rewind_mastodon_id("501", 10_000),
+            "501",
+            "sequential ids stay"
+        );
+        assert_eq!(
+            rewind_mastodon_id("AbC9xYz", 10_000),
+            "AbC9xYz",
+            "flake strings stay"
+        );
+    }
 
     #[test]
     fn each_outage_is_announced_once_and_its_end_too() {
