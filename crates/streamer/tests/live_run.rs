@@ -398,10 +398,25 @@ path = "{jsonl}"
     );
 
     // Second start: the same DIDs, from the cache; only the unknown handle is asked again.
+    // On this connection Bob renames himself: the identity event replaces his cached handle.
+    j.push(Conn::Stream(vec![Step::Send(jetstream_identity(
+        BOB,
+        "bobby.bsky.social",
+        t + 4_000_000,
+    ))]));
     let before = resolver.resolve_count();
     let mut child = spawn(&config, &log);
     wait_for("the second Jetstream connection", &log, || {
         j.hits().len() == 2
+    })
+    .await;
+    wait_for("Bob's new handle in the cache", &log, || {
+        query(
+            &db,
+            &format!("SELECT group_concat(handle) FROM handle_cache WHERE did = '{BOB}'"),
+        )
+        .as_deref()
+            == Some("bobby.bsky.social")
     })
     .await;
     assert!(
