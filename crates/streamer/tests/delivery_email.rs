@@ -1,7 +1,7 @@
 //! Email delivery against a real SMTP server running inside the test (mailin-embedded on its
 //! own thread): the message arrives, parses back as MIME, carries every field, renders a
-//! hostile post harmless, and works over STARTTLS with a certificate made at test time and
-//! with AUTH.
+//! hostile post harmless, and works over STARTTLS and implicit TLS (`smtps://`, through a TLS
+//! terminator in front of the server) with a certificate made at test time, and with AUTH.
 
 mod support;
 
@@ -355,6 +355,96 @@ timeout_secs = 5
     let err = send(&untrusted, &alert(full_record())).unwrap_err();
     assert!(matches!(err, DeliveryError::Transient(_)), "{err:?}");
     assert_eq!(smtp.received().len(), 2);
+}
+
+/// A TLS terminator on a new port in front of `backend`, as an SMTPS port 465 is: the client
+/// speaks TLS from its first byte, the plain SMTP server behind it sees the session inside.
+fn tls_terminator(cert: &support::TestCert, backend: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&cert.cert_path)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&cert.key_path).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate ends the handshake here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn implicit_tls_smtps_with_a_test_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path());
+    let smtp = Smtp::start(SmtpOptions::default());
+    let port = tls_terminator(&cert, smtp.port);
+    let smtps = |ca: &str| {
+        Config::from_str(
+            &format!(
+                r#"
+[[sinks]]
+kind = "email"
+smtp_url = "smtps://localhost:{port}"
+{ca}
+from = "streamer@example.org"
+to = ["analyst@example.org"]
+timeout_secs = 5
+"#
+            ),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    send(
+        &smtps(&format!("ca_file = \"{}\"", cert.cert_path.display())),
+        &alert(full_record()),
+    )
+    .unwrap();
+    let got = smtp.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    parse(&got[0].data);
+
+    // Without the CA the certificate is refused before any SMTP: retryable, nothing sent.
+    let err = send(&smtps(""), &alert(full_record())).unwrap_err();
+    assert!(matches!(err, DeliveryError::Transient(_)), "{err:?}");
+    assert_eq!(smtp.received().len(), 1);
 }
 
 #[test]
