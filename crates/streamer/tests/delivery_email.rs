@@ -447,6 +447,128 @@ timeout_secs = 5
     assert_eq!(smtp.received().len(), 1);
 }
 
+/// What the scripted XOAUTH2 server saw: each AUTH's decoded initial response, and each
+/// message's data.
+#[derive(Default)]
+struct OauthLog {
+    auth: Vec<String>,
+    messages: Vec<String>,
+}
+
+/// A scripted SMTP server that offers only `AUTH XOAUTH2` (which mailin-embedded lacks) and
+/// accepts the access token `token`.
+fn xoauth2_server(token: &'static str) -> (u16, std::sync::Arc<std::sync::Mutex<OauthLog>>) {
+    use base64::Engine;
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(OauthLog::default()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let log = seen.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                let mut authed = false;
+                let _ = w.write_all(b"220 oauth.test ESMTP\r\n");
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let cmd = line.trim_end().to_string();
+                    line.clear();
+                    let upper = cmd.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-oauth.test\r\n250-AUTH XOAUTH2\r\n250 8BITMIME\r\n"
+                    } else if let Some(b64) =
+                        upper.strip_prefix("AUTH XOAUTH2 ").map(|_| &cmd[13..])
+                    {
+                        let raw = base64::engine::general_purpose::STANDARD
+                            .decode(b64.trim())
+                            .unwrap_or_default();
+                        let text = String::from_utf8_lossy(&raw).into_owned();
+                        authed = text.contains(&format!("auth=Bearer {token}\u{1}"));
+                        log.lock().unwrap().auth.push(text);
+                        if authed {
+                            b"235 2.7.0 accepted\r\n"
+                        } else {
+                            b"535 5.7.8 invalid token\r\n"
+                        }
+                    } else if upper.starts_with("MAIL") && !authed {
+                        b"530 5.7.0 authentication required\r\n"
+                    } else if upper.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go on\r\n");
+                        let mut data = String::new();
+                        let mut l = String::new();
+                        while r.read_line(&mut l).unwrap_or(0) > 0 && l != ".\r\n" {
+                            data.push_str(&l);
+                            l.clear();
+                        }
+                        log.lock().unwrap().messages.push(data);
+                        b"250 2.0.0 queued\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = w.write_all(reply);
+                }
+            });
+        }
+    });
+    (port, log)
+}
+
+#[test]
+fn xoauth2_sends_the_bearer_token_for_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path());
+    let (backend, log) = xoauth2_server("ya29.test-token");
+    // Over implicit TLS, as Microsoft 365 and Gmail are reached.
+    let port = tls_terminator(&cert, backend);
+    std::env::set_var("DELIVERY_TEST_OAUTH_TOKEN", "ya29.test-token");
+    std::env::set_var("DELIVERY_TEST_OAUTH_EXPIRED", "ya29.expired");
+    let config = |var: &str| {
+        Config::from_str(
+            &format!(
+                r#"
+[[sinks]]
+kind = "email"
+smtp_url = "smtps://alerts%40example.org@localhost:{port}"
+ca_file = "{}"
+auth = "xoauth2"
+password_env = "{var}"
+from = "alerts@example.org"
+to = ["analyst@example.org"]
+timeout_secs = 5
+"#,
+                cert.cert_path.display()
+            ),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    send(&config("DELIVERY_TEST_OAUTH_TOKEN"), &alert(full_record())).unwrap();
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(
+            log.auth,
+            ["user=alerts@example.org\u{1}auth=Bearer ya29.test-token\u{1}\u{1}"]
+        );
+        assert_eq!(log.messages.len(), 1);
+        parse(log.messages[0].as_bytes());
+    }
+    // A refused token is a permanent failure: retrying the same token cannot help.
+    let err = send(
+        &config("DELIVERY_TEST_OAUTH_EXPIRED"),
+        &alert(full_record()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
+    assert_eq!(log.lock().unwrap().messages.len(), 1);
+}
+
 #[test]
 fn tls_required_refuses_a_server_without_starttls() {
     let smtp = Smtp::start(SmtpOptions::default());
