@@ -18,8 +18,9 @@
 //! A bluesky source whose `wanted_dids` were all handles that could not be resolved is not
 //! started: an empty list would mean "every account", the whole firehose.
 //!
-//! [`Mode::CacheOnly`] (`streamer replay`) never touches the network: handles resolve from the
-//! cache whatever its age, and the others are left out with a warning.
+//! [`Mode::CacheOnly`] (`streamer replay`, and `run` reloading only because suppressions
+//! changed on the dashboard) never touches the network: handles resolve from the cache
+//! whatever its age, and the others are left out with a warning.
 //!
 //! The cache is kept true by Jetstream `identity` events (`Batch::apply_actor_event` in
 //! storage.rs): a DID's cached handles are purged and its new handle recorded.

@@ -68,9 +68,17 @@ pub fn run(config: &Config) -> Result<()> {
     while !crate::shutting_down() {
         std::thread::sleep(Duration::from_millis(250));
         let mtime = config_mtime(config);
-        if reload.swap(false, Ordering::SeqCst) || mtime != watched || suppressions.changed() {
+        let asked = reload.swap(false, Ordering::SeqCst) || mtime != watched;
+        if asked || suppressions.changed() {
             watched = mtime;
-            if let Some(fresh) = reload_rules(config, &rules) {
+            // A change of suppressions alone (dashboard feedback) needs no handle look-up on
+            // the network: it must apply within a second even when a handle cannot be resolved.
+            let mode = if asked {
+                crate::handles::Mode::Network
+            } else {
+                crate::handles::Mode::CacheOnly
+            };
+            if let Some(fresh) = reload_rules(config, &rules, mode) {
                 // X's server-side rules follow the reloaded ones (the stream stays up).
                 live.reload_x_rules(&fresh);
             }
@@ -105,8 +113,13 @@ fn config_mtime(config: &Config) -> Option<SystemTime> {
 }
 
 /// Compiles the rules of the config file again and swaps them in; a broken file keeps the old
-/// rules running and says why. Returns the reloaded config (handles resolved) on success.
-pub fn reload_rules(config: &Config, rules: &SharedRules) -> Option<Config> {
+/// rules running and says why. Returns the reloaded config (handles resolved, by `mode`) on
+/// success.
+pub fn reload_rules(
+    config: &Config,
+    rules: &SharedRules,
+    mode: crate::handles::Mode,
+) -> Option<Config> {
     let Some(path) = &config.path else {
         return None;
     };
@@ -117,9 +130,10 @@ pub fn reload_rules(config: &Config, rules: &SharedRules) -> Option<Config> {
             return None;
         }
     };
-    // Watch accounts given by handle: the cache, else the resolver again (bounded), so a
-    // handle that failed at start is retried here; failures are logged at warn.
-    let (fresh, _) = crate::handles::resolve_config(&fresh, crate::handles::Mode::Network);
+    // Watch accounts given by handle: the cache, else (in network mode, on SIGHUP or a file
+    // change) the resolver again, bounded, so a handle that failed at start is retried here;
+    // failures are logged at warn.
+    let (fresh, _) = crate::handles::resolve_config(&fresh, mode);
     let suppressions = crate::web::load_suppressions_at(&fresh.storage.path);
     match streamer_rules::compile_with(&fresh.rules, &fresh.watch, &suppressions) {
         Ok(compiled) => {
