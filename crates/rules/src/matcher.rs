@@ -4,7 +4,7 @@
 use crate::compile::{Flag, Inst, RuleSet, SpanKind, NOT_LAZY};
 use crate::syntax::{HasFlag, IsFlag};
 use crate::text::{self, CharRange};
-use crate::tokens::{self, Tokens};
+use crate::tokens::{self, HashChains, Tokens};
 use regex_automata::{Input, PatternSet};
 use std::cell::RefCell;
 use streamer_model::{AtomMatch, Enrichment, Platform, Post, RuleHit};
@@ -32,6 +32,9 @@ pub struct Scratch {
     stream: Vec<u8>,
     toks: Tokens,
     tokens_ready: bool,
+    /// Occurrences of each token hash, for lazy look-ups in long posts (`chains_ready`).
+    chains: HashChains,
+    chains_ready: bool,
     /// The stream again, with its map to original chars, built only when a span is reported.
     mapped: String,
     map: Vec<CharRange>,
@@ -66,6 +69,7 @@ impl Scratch {
         self.candidates.clear();
         self.mapped_ready = false;
         self.tokens_ready = false;
+        self.chains_ready = false;
     }
 
     #[inline]
@@ -200,7 +204,16 @@ impl RuleSet {
         } else {
             &s.stream
         };
-        match self.lazy[li as usize].find(src, &s.toks) {
+        let chains = if s.toks.hashes.len() > HashChains::MIN_TOKENS {
+            if !s.chains_ready {
+                s.chains.build(&s.toks);
+                s.chains_ready = true;
+            }
+            Some(&s.chains)
+        } else {
+            None
+        };
+        match self.lazy[li as usize].find(src, &s.toks, chains) {
             Some(span) => {
                 s.mark(atom, span);
                 true
@@ -461,13 +474,16 @@ fn char_span(text: &str, start: usize, end: usize) -> [usize; 2] {
 /// The first `sigil` + `tag` written in `text`, compared lower-cased, not followed by more of
 /// the tag's characters; in chars.
 fn find_tag(text: &str, sigil: char, tag: &str) -> Option<[usize; 2]> {
-    for (ci, c) in text.chars().enumerate() {
+    let mut folded = String::new();
+    for (ci, (b, c)) in text.char_indices().enumerate() {
         if c != sigil {
             continue;
         }
-        let mut folded = String::new();
+        // From the byte after the sigil: never rescanning the text from its start keeps a
+        // post full of sigils linear.
+        folded.clear();
         let mut n = 0;
-        let mut rest = text.chars().skip(ci + 1).peekable();
+        let mut rest = text[b + c.len_utf8()..].chars().peekable();
         while let Some(c) = rest.next() {
             folded.extend(c.to_lowercase());
             n += 1;
@@ -483,4 +499,45 @@ fn find_tag(text: &str, sigil: char, tag: &str) -> Option<[usize; 2]> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compile, RuleSpec, WatchSpec};
+
+    /// Stamps wrap after 2^32 posts: a scratch about to wrap answers as a fresh one does, and
+    /// nothing true of one post leaks into the next.
+    #[test]
+    fn a_scratch_answers_the_same_across_the_generation_wrap() {
+        let rules = compile(
+            &[
+                RuleSpec::new("a", "lockbit (county OR \"school district\")"),
+                RuleSpec::new("b", "-lockbit ransomware"),
+            ],
+            &WatchSpec::default(),
+        )
+        .unwrap()
+        .rules;
+        let texts = [
+            "LockBit hit the county",
+            "ransomware at the school district",
+            "lockbit and the school district",
+            "nothing",
+            "ransomware, lockbit",
+        ];
+        let mut worn = Scratch::new();
+        worn.generation = u32::MAX - 2;
+        for round in 0..3 {
+            for t in texts {
+                let mut p = Post::new(Platform::X, "1", "2");
+                p.text = t.to_string();
+                let e = Enrichment::default();
+                let want = rules.matches_with(&mut Scratch::new(), &p, &e);
+                let got = rules.matches_with(&mut worn, &p, &e);
+                assert_eq!(got, want, "round {round}: {t}");
+            }
+        }
+        assert!(worn.generation < 100, "the generation wrapped");
+    }
 }

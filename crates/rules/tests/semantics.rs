@@ -179,6 +179,24 @@ fn invisible_characters_neither_hide_nor_glue_keywords() {
 }
 
 #[test]
+fn terms_that_trigger_nothing_are_found_in_long_posts_too() {
+    // `county` and the phrase trigger no rule (`lockbit` does): they are looked up only when
+    // the rule is evaluated, through per-post occurrence chains once a post is long.
+    let filler = "word ".repeat(300);
+    let text = format!("LockBit {filler} the School  District, again school district");
+    let atoms = hit_atoms(
+        "lockbit (county OR \"school district\")",
+        &post(&text),
+        &Enrichment::default(),
+    );
+    assert_eq!(atoms.len(), 2);
+    assert_eq!(chars(&text, atoms[1].span), "School  District");
+    assert!(!mt("lockbit (county OR \"district school\")", &text));
+    assert!(!mt("lockbit -word", &text));
+    assert!(mt("lockbit -\"word lockbit\"", &text));
+}
+
+#[test]
 fn spans_point_into_the_original_text_in_chars() {
     let text = "Ｗarning: ﬁle by LockBit—see “School-District” now";
     let p = post(text);

@@ -421,7 +421,7 @@ fn flat(samples: &[u64]) -> Result<(u64, u64), String> {
 fn memory_criterion_fails_on_a_leak() {
     // 60 samples around 40 MB with noise and a replay spike every 10 s: flat.
     let noisy: Vec<u64> = (0u64..60)
-        .map(|i| 40_000 + (i * 37 % 11) * 300 + if i.is_multiple_of(10) { 30_000 } else { 0 })
+        .map(|i| 40_000 + (i * 37 % 11) * 300 + if i % 10 == 0 { 30_000 } else { 0 })
         .collect();
     assert!(flat(&noisy).is_ok(), "{:?}", flat(&noisy));
     // The same plus a leak of 1.5 MB/s (300 bytes per post at 5,000 posts/s).
@@ -537,7 +537,7 @@ async fn soak_jetstream_with_faults_loses_nothing_and_memory_stays_flat() {
         rss.push(rss_kb(pid).expect("VmRSS of the child"));
         tail.poll();
         let t = began.elapsed().as_secs();
-        if t.is_multiple_of(10) {
+        if t % 10 == 0 {
             eprintln!(
                 "soak: {t:>5} s  rss {:>7} kB  sent {:>9} posts  alerts {:>7}  connections {}",
                 rss.last().unwrap(),
