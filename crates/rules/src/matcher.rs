@@ -32,6 +32,8 @@ pub struct Scratch {
     stream: Vec<u8>,
     toks: Tokens,
     tokens_ready: bool,
+    /// Whether the post's text is all ASCII (set with the tokens).
+    text_is_ascii: bool,
     /// Occurrences of each token hash, for lazy look-ups in long posts (`chains_ready`).
     chains: HashChains,
     chains_ready: bool,
@@ -177,7 +179,8 @@ impl RuleSet {
     /// Builds the post's token stream and tokens, once per post.
     fn ensure_tokens(&self, s: &mut Scratch, post: &Post) {
         if !s.tokens_ready {
-            if post.text.is_ascii() || text::separators_only(&post.text) {
+            s.text_is_ascii = post.text.is_ascii();
+            if s.text_is_ascii || text::separators_only(&post.text) {
                 tokens::tokenise_in_place(post.text.as_bytes(), &mut s.toks);
             } else {
                 text::normalise_bytes(&post.text, &mut s.stream, None);
@@ -199,11 +202,6 @@ impl RuleSet {
         }
         s.lazy_stamp[a] = s.generation;
         self.ensure_tokens(s, post);
-        let src = if s.toks.in_text {
-            post.text.as_bytes()
-        } else {
-            &s.stream
-        };
         let chains = if s.toks.hashes.len() > HashChains::MIN_TOKENS {
             if !s.chains_ready {
                 s.chains.build(&s.toks);
@@ -213,6 +211,7 @@ impl RuleSet {
         } else {
             None
         };
+        let src = s.toks.source(&post.text, &s.stream);
         match self.lazy[li as usize].find(src, &s.toks, chains) {
             Some(span) => {
                 s.mark(atom, span);
@@ -223,23 +222,18 @@ impl RuleSet {
     }
 
     fn find_atoms(&self, s: &mut Scratch, post: &Post, enr: &Enrichment) {
-        let scan_ac = self.text_ac.is_some() && !post.text.is_ascii();
-        if !self.token_index.is_empty() || scan_ac {
+        if !self.token_index.is_empty() || self.text_ac.is_some() {
             self.ensure_tokens(s, post);
-        }
-        if !self.token_index.is_empty() || scan_ac {
             // Borrowed out of the scratch while `mark` writes to it; put back below.
             let stream = std::mem::take(&mut s.stream);
             let toks = std::mem::take(&mut s.toks);
-            let src = if toks.in_text {
-                post.text.as_bytes()
-            } else {
-                &stream
-            };
-            self.token_index
-                .scan(src, &toks, |atom, start, end| s.mark(atom, [start, end]));
+            self.token_index.scan(
+                toks.source(&post.text, &stream),
+                &toks,
+                |atom, start, end| s.mark(atom, [start, end]),
+            );
             // Text split in place has no letter of a script written without spaces.
-            if let Some(ac) = self.text_ac.as_ref().filter(|_| scan_ac && !toks.in_text) {
+            if let Some(ac) = self.text_ac.as_ref().filter(|_| !toks.in_text) {
                 if let Ok(iter) = ac.try_find_overlapping_iter(stream.as_slice()) {
                     for m in iter {
                         let (atom, lead, trail) = self.text_atoms[m.pattern().as_usize()];
@@ -424,7 +418,7 @@ impl RuleSet {
                 // Tokens split in place have byte spans in the text (see `Tokens`).
                 SpanKind::Text if s.toks.in_text => {
                     let [st, en] = s.atom_span[p.atom as usize];
-                    Some(if post.text.is_ascii() {
+                    Some(if s.text_is_ascii {
                         [st as usize, en as usize]
                     } else {
                         char_span(&post.text, st as usize, en as usize)

@@ -61,6 +61,16 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
+    /// The bytes the spans are in: the post's `text` when split in place, else `stream`.
+    #[inline]
+    pub(crate) fn source<'a>(&self, text: &'a str, stream: &'a [u8]) -> &'a [u8] {
+        if self.in_text {
+            text.as_bytes()
+        } else {
+            stream
+        }
+    }
+
     /// The span of tokens `i..i + n` of `src` when they spell `text` (normalised tokens
     /// joined by single spaces).
     #[inline]
