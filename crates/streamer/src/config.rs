@@ -976,14 +976,16 @@ fn parse_severity(
 }
 
 /// Reports keys set on a table that its kind does not take.
-fn reject_keys(
+/// Keys that belong to some kinds only, as `(key, set in the file, kinds it applies to)`:
+/// each one set on another kind is a mistake worth naming.
+fn reject_foreign_keys(
     kind: &str,
     line: Option<usize>,
-    keys: &[(&str, bool)],
+    keys: &[(&str, bool, &[&str])],
     problems: &mut Vec<ConfigProblem>,
 ) {
-    for (key, set) in keys {
-        if *set {
+    for (key, set, kinds) in keys {
+        if *set && !kinds.contains(&kind) {
             problems.push(ConfigProblem {
                 line,
                 message: format!("key `{key}` does not apply to kind = \"{kind}\""),
@@ -1028,11 +1030,7 @@ fn validate_source(
         ("rewind_secs", r.rewind_secs.is_some(), BLUESKY),
     ];
     if matches!(r.kind.as_str(), "x" | "mastodon" | "bluesky") {
-        let foreign: Vec<(&str, bool)> = specific
-            .iter()
-            .map(|&(key, set, kinds)| (key, set && !kinds.contains(&r.kind.as_str())))
-            .collect();
-        reject_keys(&r.kind, line, &foreign, problems);
+        reject_foreign_keys(&r.kind, line, &specific, problems);
     }
     match r.kind.as_str() {
         "x" => {
@@ -1274,51 +1272,32 @@ fn validate_sink(
             message: format!("`{key}` = {v:?} is not one of {allowed}"),
         });
     };
-    // Keys that belong to one kind only: setting one on another kind is a mistake worth naming.
-    let email_keys = [
-        ("smtp_url", r.smtp_url.is_some()),
-        ("tls", r.tls.is_some()),
-        ("password_env", r.password_env.is_some()),
-        ("password_file", r.password_file.is_some()),
-        ("auth", r.auth.is_some()),
+    const EMAIL: &[&str] = &["email"];
+    const WEBHOOK: &[&str] = &["webhook"];
+    const SYSLOG: &[&str] = &["syslog"];
+    let specific: [(&str, bool, &[&str]); 20] = [
+        ("smtp_url", r.smtp_url.is_some(), EMAIL),
+        ("tls", r.tls.is_some(), EMAIL),
+        ("password_env", r.password_env.is_some(), EMAIL),
+        ("password_file", r.password_file.is_some(), EMAIL),
+        ("auth", r.auth.is_some(), EMAIL),
+        ("url", r.url.is_some(), WEBHOOK),
+        ("secret_env", r.secret_env.is_some(), WEBHOOK),
+        ("secret_file", r.secret_file.is_some(), WEBHOOK),
+        ("preset", r.preset.is_some(), WEBHOOK),
+        ("headers", r.headers.is_some(), WEBHOOK),
+        ("headers_env", r.headers_env.is_some(), WEBHOOK),
+        ("address", r.address.is_some(), SYSLOG),
+        ("transport", r.transport.is_some(), SYSLOG),
+        ("format", r.format.is_some(), SYSLOG),
+        ("app_name", r.app_name.is_some(), SYSLOG),
+        ("from", r.from.is_some(), &["email", "eml"]),
+        ("to", r.to.is_some(), &["email", "eml"]),
+        ("ca_file", r.ca_file.is_some(), &["email", "syslog"]),
+        ("path", r.path.is_some(), &["jsonl"]),
+        ("dir", r.dir.is_some(), &["eml"]),
     ];
-    let webhook_keys = [
-        ("url", r.url.is_some()),
-        ("secret_env", r.secret_env.is_some()),
-        ("secret_file", r.secret_file.is_some()),
-        ("preset", r.preset.is_some()),
-        ("headers", r.headers.is_some()),
-        ("headers_env", r.headers_env.is_some()),
-    ];
-    let syslog_keys = [
-        ("address", r.address.is_some()),
-        ("transport", r.transport.is_some()),
-        ("format", r.format.is_some()),
-        ("app_name", r.app_name.is_some()),
-    ];
-    let mail_keys = [("from", r.from.is_some()), ("to", r.to.is_some())];
-    let kind_checks: &[(&str, &[(&str, bool)])] = &[
-        ("email", &email_keys),
-        ("webhook", &webhook_keys),
-        ("syslog", &syslog_keys),
-    ];
-    for (k, keys) in kind_checks {
-        if r.kind != *k {
-            reject_keys(&r.kind, line, keys, problems);
-        }
-    }
-    if !matches!(r.kind.as_str(), "email" | "eml") {
-        reject_keys(&r.kind, line, &mail_keys, problems);
-    }
-    if !matches!(r.kind.as_str(), "email" | "syslog") {
-        reject_keys(&r.kind, line, &[("ca_file", r.ca_file.is_some())], problems);
-    }
-    if r.kind != "jsonl" {
-        reject_keys(&r.kind, line, &[("path", r.path.is_some())], problems);
-    }
-    if r.kind != "eml" {
-        reject_keys(&r.kind, line, &[("dir", r.dir.is_some())], problems);
-    }
+    reject_foreign_keys(&r.kind, line, &specific, problems);
     let kind = match r.kind.as_str() {
         "terminal" => SinkKind::Terminal,
         "jsonl" => SinkKind::Jsonl {
@@ -1665,6 +1644,23 @@ mod tests {
         assert!(err.to_string().contains("password_env"), "{err}");
         let err = Config::from_str("[web]\nbind = \"localhost\"\n", None).unwrap_err();
         assert!(err.to_string().contains("web.bind"), "{err}");
+    }
+
+    #[test]
+    fn sink_keys_of_another_kind_are_named_with_their_line() {
+        let text = "[[sinks]]\nkind = \"jsonl\"\npath = \"a.jsonl\"\nsmtp_url = \"smtp://h\"\nfrom = \"a@b.c\"\n\n[[sinks]]\nkind = \"eml\"\ndir = \"out\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nca_file = \"ca.pem\"\n";
+        let err = Config::from_str(text, None).unwrap_err().to_string();
+        for want in [
+            "line 1: key `smtp_url` does not apply to kind = \"jsonl\"",
+            "line 1: key `from` does not apply to kind = \"jsonl\"",
+            "line 7: key `ca_file` does not apply to kind = \"eml\"",
+        ] {
+            assert!(err.contains(want), "{want}\n{err}");
+        }
+        assert!(
+            !err.contains("`path`") && !err.contains("`dir`") && !err.contains("`to`"),
+            "{err}"
+        );
     }
 
     #[test]
