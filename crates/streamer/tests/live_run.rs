@@ -522,6 +522,22 @@ enabled = false
         values() == ["ddos", "from:analyst_tool"]
     })
     .await;
+    // A broken file: the old rules keep running (and stay on X), and the log says why.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("query = \"ddos\"", "query = \"(ddos OR\""),
+    )
+    .unwrap();
+    wait_for("the refused reload", &log, || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("rules not reloaded, the old rules keep running")
+    })
+    .await;
+    assert_eq!(values(), ["ddos", "from:analyst_tool"]);
     assert!(
         x.rules()
             .iter()
